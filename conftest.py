@@ -1,0 +1,2 @@
+"""The gate's pytest entry point: everything lives in the fixtures plugin."""
+pytest_plugins = ["fixtures.plugin"]
