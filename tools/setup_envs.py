@@ -38,6 +38,7 @@ ENV_SPECS = {
         "check": "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)",
     },
     "runner": {
+        "lock": "runner.lock",
         "steps": [("runner.txt", []), ("runner-nodeps.txt", ["--no-deps"])],
         "shares_torch": True,
         "check": (
@@ -46,6 +47,7 @@ ENV_SPECS = {
         ),
     },
     "server-cpu": {
+        "lock": "server-cpu.lock",
         "steps": [("server-cpu.txt", []), ("server-cpu-nodeps.txt", ["--no-deps"])],
         "shares_torch": True,
         "check": (
@@ -86,6 +88,7 @@ def spec_hash(name: str) -> str:
     h = hashlib.sha256()
     h.update(f"{sys.version_info[:2]}|{spec['shares_torch']}|{spec['check']}".encode())
     files = [f for f, _ in spec["steps"]] + (["torch.txt"] if spec["shares_torch"] else [])
+    files += [spec["lock"]] if spec.get("lock") else []
     for f in files:
         h.update(f.encode())
         h.update((PINS / f).read_bytes())
@@ -102,8 +105,24 @@ def run(cmd: list[str], **kw) -> None:
     subprocess.run(cmd, check=True, **kw)
 
 
-def ensure_env(name: str, root: Path, torch_dir: Path | None) -> Path:
+def freeze(env_dir: Path, name: str) -> None:
+    """Write <env>.lock: the exact versions in the environment's own site-packages."""
+    lock = ENV_SPECS[name].get("lock")
+    if not lock:
+        return
+    frozen = subprocess.run([str(env_python(env_dir)), "-m", "pip", "freeze", "--path", str(site_packages(env_dir))],
+                            check=True, capture_output=True, text=True).stdout
+    header = (f"# Exact versions resolved for the {name} environment (pip freeze of its own\n"
+              "# site-packages), applied as constraints so a fresh machine installs what was\n"
+              "# tested. Regenerate with: python3 tools/setup_envs.py --refreeze\n")
+    (PINS / lock).write_text(header + frozen)
+    log(f"{name}: wrote {PINS / lock}")
+
+
+def ensure_env(name: str, root: Path, torch_dir: Path | None, refreeze: bool = False) -> Path:
     env_dir = root / name
+    if refreeze:
+        (env_dir / STAMP).unlink(missing_ok=True)
     if is_current(env_dir, name):
         log(f"{name}: up to date ({env_dir})")
         return env_dir
@@ -122,10 +141,14 @@ def ensure_env(name: str, root: Path, torch_dir: Path | None) -> Path:
         pth.write_text(str(site_packages(torch_dir)) + "\n")
         log(f"{name}: shares torch via {pth}")
     # pip (not uv): this machine's local torch wheels are only on pip's find-links.
+    lock = ENV_SPECS[name].get("lock")
+    constraints = ["-c", str(PINS / lock)] if lock and (PINS / lock).exists() and not refreeze else []
     for pin_file, flags in ENV_SPECS[name]["steps"]:
         run([py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
-             *flags, "-r", str(PINS / pin_file)])
+             *flags, "-r", str(PINS / pin_file), *constraints])
     run([py, "-c", ENV_SPECS[name]["check"]])
+    if refreeze:
+        freeze(env_dir, name)
     (env_dir / STAMP).write_text(spec_hash(name) + "\n")
     log(f"{name}: ready in {time.monotonic() - t0:.0f} s")
     return env_dir
@@ -140,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--server", choices=["auto", "cpu", "gpu", "none"], default="auto",
                     help="which vLLM server environment to install (auto: gpu when nvidia-smi sees a GPU)")
+    ap.add_argument("--refreeze", action="store_true",
+                    help="resolve again without the .lock constraints, then rewrite the .lock files")
     args = ap.parse_args(argv)
     if sys.version_info[:2] < (3, 10):
         log(f"Python >= 3.10 is required, this is {sys.version.split()[0]} ({sys.executable})")
@@ -149,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     server = args.server if args.server != "auto" else ("gpu" if has_gpu() else "cpu")
     torch_dir = ensure_env("torch", root, None)  # the runner always shares it
-    ensure_env("runner", root, torch_dir)
+    ensure_env("runner", root, torch_dir, args.refreeze)
     if server != "none":
-        server_dir = ensure_env(f"server-{server}", root, torch_dir)
+        server_dir = ensure_env(f"server-{server}", root, torch_dir, args.refreeze)
         link = root / "server"
         if link.is_symlink() or link.exists():
             link.unlink()

@@ -1,0 +1,71 @@
+"""Shared pieces of the integration tests: a tiny VLM the tests build, a W8A8 build of it,
+and a thresholds file that gates one against the other on the cpu profile."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fixtures.harness.envs import server_python as find_server_python
+from fixtures.harness.models import ModelStore
+from fixtures.harness.thresholds import load_thresholds
+from fixtures.harness.tiny_vlm import build_tiny_vlm
+
+REPO = Path(__file__).parents[2]
+RECIPE = REPO / "fixtures" / "recipes" / "w8a8_gptq_pixtral.yaml"
+WORDS = ("what color is the shape red green blue yellow circle square triangle "
+         "how many one two three four answer yes no hello").split()
+
+
+def tiny_gate_yaml(bf16_dir: Path, recipe: Path = RECIPE, dataset: str = "generated-shapes") -> str:
+    """A thresholds file whose cpu profile gates a W8A8 build of the tiny VLM against it."""
+    text = (REPO / "tests" / "data" / "thresholds" / "minimal_valid.yaml").read_text()
+    head = text.split("models:")[0].replace(
+        "      tiny: {single_stream: {}}\n    gates:\n      - {candidate: tiny, baseline: tiny}",
+        "      tiny-bf16: {single_stream: {}}\n      tiny-w8a8: {single_stream: {}}\n"
+        "    gates:\n      - {candidate: tiny-w8a8, baseline: tiny-bf16}")
+    head = head.replace("    deployments:\n", "    server_env: {VLLM_CPU_KVCACHE_SPACE: \"1\"}\n"
+                                                "    server_start_deadline_s: 300\n    deployments:\n", 1)
+    server_args = '["--max-model-len", "2048", "--dtype", "bfloat16", "--enforce-eager"]'
+    return head + (
+        "models:\n"
+        f"  tiny-bf16:\n    fetch: {bf16_dir}\n    server_args: {server_args}\n"
+        f"  tiny-w8a8:\n    build:\n      base: tiny-bf16\n      recipe: {recipe}\n"
+        f"      calibration: {{dataset: {dataset}, samples: 8, max_seq_length: 512}}\n"
+        f"    server_args: {server_args}\n")
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm_dir(tmp_path_factory) -> Path:
+    return build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm") / "bf16", WORDS)
+
+
+@pytest.fixture(scope="session")
+def tiny_gate_file(tmp_path_factory, tiny_vlm_dir) -> Path:
+    path = tmp_path_factory.mktemp("gate") / "thresholds.yaml"
+    path.write_text(tiny_gate_yaml(tiny_vlm_dir))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tmp_path_factory, tiny_gate_file) -> ModelStore:
+    return ModelStore(load_thresholds(tiny_gate_file), tiny_gate_file.parent, tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_w8a8(tiny_store):
+    return tiny_store.resolve("tiny-w8a8")
+
+
+@pytest.fixture(scope="session")
+def server_python() -> str:
+    return str(find_server_python())
+
+
+SERVER_ARGS = ("--max-model-len", "2048", "--dtype", "bfloat16", "--enforce-eager")
+SERVER_ENV = (("VLLM_CPU_KVCACHE_SPACE", "1"),)
+
+
+def gate_env(cache_dir: Path) -> dict[str, str]:
+    return {**os.environ, "GATE_CACHE_DIR": str(cache_dir)}
