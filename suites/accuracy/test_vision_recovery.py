@@ -1,0 +1,44 @@
+"""Vision accuracy: the candidate must recover its baseline's score on every gated task.
+
+Both models answer the same rows through the chat API with mistral-evals'
+instructions and metrics; recovery's interval (paired bootstrap, or
+candidate-only against a pinned baseline) must clear the task's threshold.
+"""
+from __future__ import annotations
+
+from fixtures.harness.accuracy.recovery import paired_recovery, pinned_recovery
+from fixtures.harness.accuracy.tasks import vision_task
+
+
+def failure_summary(results) -> tuple[int, str]:
+    failed = [r for r in results if r.error]
+    examples = "; ".join(f"{r.id}: {r.error}" for r in failed[:3])
+    return len(failed), examples
+
+
+def test_vision_recovery(vision_case, vision_results, record_property):
+    case, gate = vision_case, vision_case.gate
+    metric = vision_task(case.task).metrics[0]
+    candidate = vision_results(case.hardware, case.candidate, case.task, gate.limit)
+    assert candidate, f"{case.task}: no samples were evaluated"
+    runs = {case.candidate: candidate}
+    if gate.baseline_score is None:
+        runs[case.baseline] = vision_results(case.hardware, case.baseline, case.task, gate.limit)
+    for model, results in runs.items():
+        n_failed, examples = failure_summary(results)
+        assert n_failed <= gate.max_failure_rate * len(results), (
+            f"{case.task} on {model}: {n_failed} of {len(results)} samples failed "
+            f"(limit {gate.max_failure_rate:.0%}): {examples}")
+    cand_scores = [r.scores.get(metric, 0.0) for r in candidate]
+    if gate.baseline_score is None:
+        base_scores = [r.scores.get(metric, 0.0) for r in runs[case.baseline]]
+        decision = paired_recovery(cand_scores, base_scores, gate.min_recovery, gate.confidence)
+    else:
+        decision = pinned_recovery(cand_scores, gate.baseline_score, gate.min_recovery, gate.confidence)
+    for key, value in decision.as_dict().items():
+        record_property(key, value)
+    record_property("metric", metric)
+    summary = (f"{case.task} ({metric}, {decision.method}, n={decision.n}): candidate {decision.candidate_score:.4f}, "
+               f"baseline {decision.baseline_score:.4f}, recovery {decision.recovery}, "
+               f"{decision.confidence:.0%} interval [{decision.lower}, {decision.upper}]")
+    assert decision.verdict == "PASS", f"{decision.verdict}: {summary}: {decision.reason}"

@@ -1,0 +1,42 @@
+"""Single-stream performance: candidate against baseline, side by side in this run, per use-case profile.
+
+Each model answers the profile's requests one at a time (GuideLLM `synchronous`)
+on its single-stream deployment. The figures must be trustworthy (no errors,
+enough requests, client overhead within the profile's limit) before any
+target is judged; a run that cannot decide fails with the reason.
+"""
+from __future__ import annotations
+
+from fixtures.harness.performance.costs import qpd_single_stream
+from fixtures.harness.performance.load import quality_problems
+
+
+def test_single_stream(single_stream_case, single_stream_figures, gate_config, record_property):
+    case, gate = single_stream_case, single_stream_case.gate
+    hw = gate_config.hardware[case.hardware]
+    expected_tokens = gate_config.profiles[case.profile].output_tokens
+    figures = {role: single_stream_figures(case.hardware, model, case.profile)
+               for role, model in (("candidate", case.candidate), ("baseline", case.baseline))}
+    for role, fig in figures.items():
+        problems = quality_problems(fig, hw.load, expected_tokens)
+        assert not problems, f"{case.profile}, {role}: cannot decide: {'; '.join(problems)}"
+    cand, base = figures["candidate"], figures["baseline"]
+    gpus = {role: hw.deployments[model]["single_stream"].gpus
+            for role, model in (("candidate", case.candidate), ("baseline", case.baseline))}
+    qpd = {role: qpd_single_stream(fig.latency_s["mean"], gpus[role], hw.price.usd_per_hour)
+           for role, fig in figures.items()}
+    latency_ratio = cand.latency_s["mean"] / base.latency_s["mean"]
+    cost_reduction = qpd["candidate"] / qpd["baseline"]
+    for name, value in (("latency_ratio", latency_ratio), ("cost_reduction", cost_reduction),
+                        ("candidate_figures", cand.as_dict()), ("baseline_figures", base.as_dict()),
+                        ("candidate_qpd", qpd["candidate"]), ("baseline_qpd", qpd["baseline"])):
+        record_property(name, value)
+    summary = (f"{case.profile}: latency {cand.latency_s['mean']:.3f} s vs {base.latency_s['mean']:.3f} s "
+               f"(ratio {latency_ratio:.3f}), QPD {qpd['candidate']:.0f} vs {qpd['baseline']:.0f} "
+               f"(cost reduction {cost_reduction:.3f}), client overhead {cand.client_overhead:.2%}/{base.client_overhead:.2%}")
+    if gate.max_latency_ratio is not None:
+        assert latency_ratio <= gate.max_latency_ratio, f"{summary}: latency ratio above {gate.max_latency_ratio}"
+    if gate.min_cost_reduction is not None:
+        assert cost_reduction >= gate.min_cost_reduction, f"{summary}: cost reduction below {gate.min_cost_reduction}"
+    assert gate.max_latency_ratio is not None or gate.min_cost_reduction is not None, (
+        f"{case.profile}: the gate sets no single-stream target (max_latency_ratio or min_cost_reduction)")
