@@ -1,0 +1,24 @@
+"""Text accuracy through lm-evaluation-harness: the candidate must recover its baseline's score."""
+from __future__ import annotations
+
+from fixtures.harness.accuracy.recovery import paired_recovery, pinned_recovery
+
+
+def test_text_recovery(text_case, text_results, record_property):
+    case, gate = text_case, text_case.gate
+    candidate = dict(text_results(case.hardware, case.candidate, case.task, gate.limit))
+    assert candidate, f"{case.task}: lm-eval scored no samples"
+    if gate.baseline_score is None:
+        baseline = dict(text_results(case.hardware, case.baseline, case.task, gate.limit))
+        assert candidate.keys() == baseline.keys(), f"{case.task}: the two models were scored on different samples"
+        ids = sorted(candidate)
+        decision = paired_recovery([candidate[i] for i in ids], [baseline[i] for i in ids],
+                                   gate.min_recovery, gate.confidence)
+    else:
+        decision = pinned_recovery(list(candidate.values()), gate.baseline_score, gate.min_recovery, gate.confidence)
+    for key, value in decision.as_dict().items():
+        record_property(key, value)
+    summary = (f"{case.task} ({decision.method}, n={decision.n}): candidate {decision.candidate_score:.4f}, "
+               f"baseline {decision.baseline_score:.4f}, recovery {decision.recovery}, "
+               f"{decision.confidence:.0%} interval [{decision.lower}, {decision.upper}]")
+    assert decision.verdict == "PASS", f"{decision.verdict}: {summary}: {decision.reason}"
