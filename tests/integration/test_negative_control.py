@@ -1,0 +1,72 @@
+"""Negative control on real servers: a candidate degraded close to the threshold is rejected,
+naming the task and the shortfall; the real W8A8 candidate is accepted by the same gate.
+
+The degraded candidate is the embedded tiny VLM with Gaussian noise of NOISE x each
+language-model Linear weight's std (tools/degrade_model.py): a stated amount, not a
+random-weight model. At NOISE its embedded-vqa recovery lands below the gate's 0.90
+(measured: see DEGRADED_RECOVERY), close enough that a loose gate would let it through.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixtures.harness.envs import cache_root
+from fixtures.harness.models import ModelStore
+from fixtures.harness.thresholds import load_thresholds
+
+REPO = Path(__file__).parents[2]
+NOISE = 0.35
+THRESHOLD = 0.90  # the repository's embedded-vqa gate
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="module")
+def embedded_models():
+    store = ModelStore(load_thresholds(REPO / "thresholds.yaml"), REPO, cache_root())
+    return store.resolve("tiny-vlm-bf16"), store.resolve("tiny-vlm-w8a8")
+
+
+def test_degraded_candidate_is_rejected_and_w8a8_accepted(embedded_models, tmp_path):
+    bf16, w8a8 = embedded_models
+    degraded = tmp_path / "tiny-vlm-degraded"
+    subprocess.run([sys.executable, str(REPO / "tools" / "degrade_model.py"), "--base", str(bf16.path),
+                    "--noise", str(NOISE), "--out", str(degraded)], check=True, capture_output=True)
+    args = '["--max-model-len", "4096", "--dtype", "bfloat16", "--enforce-eager", "--limit-mm-per-prompt", \'{"image": 1}\']'
+    gate = f"""schema_version: 1
+hardware:
+  cpu:
+    marker: smoke
+    gpu_name: null
+    price: {{usd_per_hour: 0.0832, per: instance, source: "test", observed: 2026-06-01}}
+    server_env: {{VLLM_CPU_KVCACHE_SPACE: "1"}}
+    deployments:
+      bf16: {{single_stream: {{}}}}
+      w8a8: {{single_stream: {{}}}}
+      degraded: {{single_stream: {{}}}}
+    gates:
+      - {{candidate: w8a8, baseline: bf16, accuracy: {{tasks: {{embedded-vqa: {{min_recovery: {THRESHOLD}}}}}}}}}
+      - {{candidate: degraded, baseline: bf16, accuracy: {{tasks: {{embedded-vqa: {{min_recovery: {THRESHOLD}}}}}}}}}
+  a100: {{marker: a100, gpu_name: A100, price: {{usd_per_hour: 1.79, per: gpu, source: t, observed: 2025-02-18}}}}
+  h100: {{marker: h100, gpu_name: H100, price: {{usd_per_hour: 3.18, per: gpu, source: t, observed: 2025-02-18}}}}
+  h200: {{marker: h200, gpu_name: H200, price: {{usd_per_hour: 2.25, per: gpu, source: t, observed: 2026-06-01}}}}
+models:
+  bf16: {{fetch: {bf16.path}, server_args: {args}}}
+  w8a8: {{fetch: {w8a8.path}, server_args: {args}}}
+  degraded: {{fetch: {degraded}, server_args: {args}}}
+"""
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(gate)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "smoke", "--thresholds", str(path),
+         "--artifacts-dir", str(tmp_path / "artifacts"), "-rA", "suites/accuracy/test_vision_recovery.py"],
+        cwd=REPO, capture_output=True, text=True, timeout=1500)
+    out = proc.stdout
+    assert "test_vision_recovery[cpu-w8a8-embedded-vqa] PASSED" in out, out[-4000:]
+    assert "test_vision_recovery[cpu-degraded-embedded-vqa] FAILED" in out, out[-4000:]
+    failure = out.split("test_vision_recovery[cpu-degraded-embedded-vqa]", 2)[-1]
+    assert "FAIL: embedded-vqa" in failure and "short by" in failure, out[-4000:]
