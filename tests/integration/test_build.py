@@ -113,3 +113,13 @@ def test_missing_model_offline_is_a_clear_error_not_a_hang(monkeypatch, tmp_path
 def test_missing_local_directory_names_the_model(tmp_path):
     with pytest.raises(ModelUnavailable, match=r"model 'mine': directory /nonexistent/ckpt does not exist"):
         fetch("mine", "/nonexistent/ckpt")
+
+
+def test_cache_entry_deleted_during_a_session_is_rebuilt(tiny_vlm_dir, tmp_path):
+    store = store_for(tmp_path, tiny_gate_yaml(tiny_vlm_dir))
+    first = store.resolve("tiny-w8a8")
+    import shutil
+    shutil.rmtree(first.path)
+    again = store.resolve("tiny-w8a8")
+    assert again.path == first.path and (again.path / MANIFEST).is_file()
+    assert again.manifest["weights_digest"] == first.manifest["weights_digest"]

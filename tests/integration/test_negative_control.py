@@ -3,8 +3,9 @@ naming the task and the shortfall; the real W8A8 candidate is accepted by the sa
 
 The degraded candidate is the embedded tiny VLM with Gaussian noise of NOISE x each
 language-model Linear weight's std (tools/degrade_model.py): a stated amount, not a
-random-weight model. At NOISE its embedded-vqa recovery lands below the gate's 0.90
-(measured: see DEGRADED_RECOVERY), close enough that a loose gate would let it through.
+random-weight model. Measured on embedded-vqa (n=240, paired 95% interval):
+noise 1.2 -> 0.91 [0.85, 0.98] and 2.0 -> 0.89 [0.80, 0.98] (both inconclusive, so
+failed), 2.2 -> 0.78 [0.69, 0.87] (fails: upper bound 0.027 below 0.90), 2.4 -> 0.68.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from fixtures.harness.models import ModelStore
 from fixtures.harness.thresholds import load_thresholds
 
 REPO = Path(__file__).parents[2]
-NOISE = 0.35
+NOISE = 2.2
 THRESHOLD = 0.90  # the repository's embedded-vqa gate
 
 pytestmark = pytest.mark.server
