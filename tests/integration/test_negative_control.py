@@ -67,7 +67,7 @@ models:
          "--artifacts-dir", str(tmp_path / "artifacts"), "-rA", "suites/accuracy/test_vision_recovery.py"],
         cwd=REPO, capture_output=True, text=True, timeout=1500)
     out = proc.stdout
-    assert "test_vision_recovery[cpu-w8a8-embedded-vqa] PASSED" in out, out[-4000:]
-    assert "test_vision_recovery[cpu-degraded-embedded-vqa] FAILED" in out, out[-4000:]
-    failure = out.split("test_vision_recovery[cpu-degraded-embedded-vqa]", 2)[-1]
-    assert "FAIL: embedded-vqa" in failure and "short by" in failure, out[-4000:]
+    assert "PASSED suites/accuracy/test_vision_recovery.py::test_vision_recovery[cpu-w8a8-embedded-vqa]" in out, out[-4000:]
+    assert "FAILED suites/accuracy/test_vision_recovery.py::test_vision_recovery[cpu-degraded-embedded-vqa]" in out
+    assert "AssertionError: FAIL: embedded-vqa (vqa_match, paired bootstrap, n=240)" in out, out[-4000:]
+    assert "short by" in out, out[-4000:]
