@@ -29,7 +29,7 @@ def test_single_stream(single_stream_case, single_stream_figures, gate_config, r
     cost_reduction = qpd["candidate"] / qpd["baseline"]
     for name, value in (("latency_ratio", latency_ratio), ("cost_reduction", cost_reduction),
                         ("candidate_figures", cand.as_dict()), ("baseline_figures", base.as_dict()),
-                        ("candidate_qpd", qpd["candidate"]), ("baseline_qpd", qpd["baseline"])):
+                        ("candidate_qpd", qpd["candidate"]), ("baseline_qpd", qpd["baseline"]), ("gpus", gpus)):
         record_property(name, value)
     summary = (f"{case.profile}: latency {cand.latency_s['mean']:.3f} s vs {base.latency_s['mean']:.3f} s "
                f"(ratio {latency_ratio:.3f}), QPD {qpd['candidate']:.0f} vs {qpd['baseline']:.0f} "

@@ -1,0 +1,49 @@
+"""Multi-stream performance: a load sweep per use-case profile, its maximum sustainable QPS, and QPD.
+
+Each model takes a GuideLLM sweep (synchronous, throughput, and constant rates
+between them) on its multi-stream deployment. The maximum sustainable QPS is
+taken from that latency-against-load curve by the rule in
+fixtures/harness/performance/load.py (MAX_QPS_RULE); queries per dollar and the
+cost reduction follow the card's formulas. A sweep that cannot decide fails with
+the reason.
+"""
+from __future__ import annotations
+
+from fixtures.harness.performance.costs import qpd_multi_stream
+from fixtures.harness.performance.load import MAX_QPS_RULE, max_sustainable_qps
+
+
+def test_multi_stream(multi_stream_case, multi_stream_sweep, gate_config, record_property):
+    case, gate = multi_stream_case, multi_stream_case.gate
+    hw = gate_config.hardware[case.hardware]
+    expected_tokens = gate_config.profiles[case.profile].output_tokens
+    roles = (("candidate", case.candidate), ("baseline", case.baseline))
+    sweeps = {role: multi_stream_sweep(case.hardware, model, case.profile) for role, model in roles}
+    decisions = {role: max_sustainable_qps(points, hw.load, expected_tokens) for role, points in sweeps.items()}
+    gpus = {role: hw.deployments[model]["multi_stream"].gpus for role, model in roles}
+    for role, points in sweeps.items():
+        record_property(f"{role}_sweep", [p.as_dict() for p in points])
+        record_property(f"{role}_excluded", decisions[role].excluded)
+    record_property("gpus", gpus)
+    record_property("max_qps_rule", MAX_QPS_RULE)
+    for role, d in decisions.items():
+        assert d.problem is None, f"{case.profile}, {role}: cannot decide: {d.problem}"
+    qps = {role: d.max_qps for role, d in decisions.items()}
+    qpd = {role: qpd_multi_stream(qps[role], gpus[role], hw.price.usd_per_hour) for role in qps}
+    qps_ratio = qps["candidate"] / qps["baseline"]
+    cost_reduction = qpd["candidate"] / qpd["baseline"]
+    for name, value in (("candidate_max_qps", qps["candidate"]), ("baseline_max_qps", qps["baseline"]),
+                        ("candidate_max_qps_at", decisions["candidate"].at),
+                        ("baseline_max_qps_at", decisions["baseline"].at),
+                        ("candidate_qpd", qpd["candidate"]), ("baseline_qpd", qpd["baseline"]),
+                        ("qps_ratio", qps_ratio), ("cost_reduction", cost_reduction)):
+        record_property(name, value)
+    summary = (f"{case.profile}: max QPS {qps['candidate']:.3f} ({decisions['candidate'].at}) vs "
+               f"{qps['baseline']:.3f} ({decisions['baseline'].at}), ratio {qps_ratio:.3f}; "
+               f"QPD {qpd['candidate']:.0f} vs {qpd['baseline']:.0f} (cost reduction {cost_reduction:.3f})")
+    assert gate.min_qps_ratio is not None or gate.min_cost_reduction is not None, (
+        f"{case.profile}: the gate sets no multi-stream target (min_qps_ratio or min_cost_reduction)")
+    if gate.min_qps_ratio is not None:
+        assert qps_ratio >= gate.min_qps_ratio, f"{summary}: QPS ratio below {gate.min_qps_ratio}"
+    if gate.min_cost_reduction is not None:
+        assert cost_reduction >= gate.min_cost_reduction, f"{summary}: cost reduction below {gate.min_cost_reduction}"

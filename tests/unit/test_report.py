@@ -1,0 +1,104 @@
+"""The results file reader, the report renderer and the run comparison, on a real smoke run's results file."""
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixtures.harness.report import compare, render
+from fixtures.harness.results import ResultsError, ResultsFile, load_results, verdict
+
+DATA = Path(__file__).parents[1] / "data" / "results" / "smoke_cpu.json"
+REPO = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def doc() -> dict:
+    return load_results(DATA)
+
+
+def test_report_renders_the_cards_tables(doc, tmp_path):
+    md = render(doc, tmp_path).read_text()
+    assert md.startswith("# Release gate report: PASS")
+    assert "| embedded-vqa | vqa_match | 0.6833 | 0.6875 | 100.61% | 100.00% – 101.97% (95%) | 0.90 |" in md
+    assert "| embedded-arith | lm-eval | 0.6167 | 0.5000 | 81.08% |" in md
+    assert "| tiny-vlm-w8a8 | — | 0.93 | 0.328 |" in md  # average cost reduction, then latency
+    assert "visual_reasoning 1.072 (PASS)" in md
+    assert "| tiny-vlm-w8a8 | build: base tiny-vlm-bf16, recipe fixtures/recipes/w8a8_gptq_pixtral.yaml |" in md
+    assert (tmp_path / "recovery.png").stat().st_size > 10_000
+
+
+def test_verdict_is_fail_when_anything_failed_or_nothing_passed():
+    passed = {"nodeid": "a::test_x", "outcome": "passed"}
+    failed = {"nodeid": "a::test_y[cpu-m]", "outcome": "failed"}
+    skipped = {"nodeid": "a::test_z", "outcome": "skipped"}
+    assert verdict([passed])["verdict"] == "PASS"
+    assert verdict([passed, failed]) == {"verdict": "FAIL", "reason": "1 check(s) failed: test_y[cpu-m]",
+                                         "passed": 1, "failed": 1, "skipped": 0}
+    assert verdict([skipped])["reason"] == "no check passed: nothing was decided"
+    assert verdict([])["verdict"] == "FAIL"
+
+
+def test_an_interrupted_run_keeps_what_it_measured(tmp_path):
+    path = tmp_path / "results.json"
+    results = ResultsFile(path, {"environment": {}})
+    results.add_test({"nodeid": "a::test_x", "outcome": "passed"})
+    assert json.loads(path.read_text())["tests"] == [{"nodeid": "a::test_x", "outcome": "passed"}]
+    results.finish(2, interrupted=True)
+    saved = json.loads(path.read_text())
+    assert saved["complete"] is False
+    assert saved["verdict"]["verdict"] == "FAIL"
+    assert saved["verdict"]["reason"].startswith("the run was interrupted")
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda text: text[: len(text) // 2], "not a complete JSON document (truncated?)"),
+    (lambda text: text.replace('"schema_version": 1', '"schema_version": 0'),
+     "schema_version 0 is not supported; this version reads schema_version 1"),
+    (lambda text: "[1, 2]", "not a gate results file (no schema_version)"),
+    (lambda text: text.replace('"verdict": {', '"verdikt": {'), "schema_version 1: missing key 'verdict'"),
+])
+def test_damaged_or_foreign_results_files_are_refused_by_name(tmp_path, mutate, message):
+    bad = tmp_path / "bad.json"
+    bad.write_text(mutate(DATA.read_text()))
+    with pytest.raises(ResultsError) as exc:
+        load_results(bad)
+    assert str(exc.value).startswith(f"{bad}: ")
+    assert message in str(exc.value)
+
+
+def test_compare_lists_what_regressed(doc):
+    assert compare(doc, doc, "old", "new") == []
+    new = copy.deepcopy(doc)
+    for t in new["tests"]:
+        if t["case"].get("task") == "embedded-chart":
+            t["properties"]["recovery"] = 0.90
+            t["outcome"] = "failed"
+        if "latency_ratio" in t["properties"]:
+            t["properties"]["latency_ratio"] *= 1.5
+    lines = compare(doc, new, "old", "new")
+    assert any("embedded-chart" in line and "passed -> failed" in line for line in lines)
+    assert any("recovery 0.9000 below the old interval's lower bound 0.9677" in line for line in lines)
+    assert sum("latency ratio" in line for line in lines) == 2
+
+
+def test_compare_refuses_runs_of_different_models(doc):
+    other = copy.deepcopy(doc)
+    for t in other["tests"]:
+        if t["case"].get("candidate") == "smollm2-w8a8":
+            t["case"]["candidate"] = "smollm2-w4a16"
+    with pytest.raises(ResultsError, match="old and new test different models"):
+        compare(doc, other, "old", "new")
+
+
+def test_report_command_names_a_bad_file(tmp_path):
+    bad = tmp_path / "results.json"
+    bad.write_text('{"schema_version": 7}')
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "report.py"), str(bad)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert f"report: {bad}: schema_version 7 is not supported" in proc.stderr
