@@ -16,9 +16,9 @@ def test_candidate_agrees_with_baseline(regression_case, pinned_outputs, model_s
 
     case = regression_case
     threshold = case.gate.regression.min_token_agreement
-    tokenizer = AutoTokenizer.from_pretrained(model_store.resolve(case.baseline).path)
     cand = pinned_outputs(case.hardware, case.candidate)
     base = pinned_outputs(case.hardware, case.baseline)
+    tokenizer = AutoTokenizer.from_pretrained(model_store.resolve(case.baseline).path)
     rates, first_diffs = {}, []
     for pid in base:
         a = tokenizer.encode(cand[pid]["text"], add_special_tokens=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.harness.report import compare, render
-from fixtures.harness.results import ResultsError, ResultsFile, load_results, verdict
+from fixtures.harness.results import ResultsError, ResultsFile, load_results, merge_results, verdict
 
 DATA = Path(__file__).parents[1] / "data" / "results" / "smoke_cpu.json"
 REPO = Path(__file__).parents[2]
@@ -102,3 +102,16 @@ def test_report_command_names_a_bad_file(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert f"report: {bad}: schema_version 7 is not supported" in proc.stderr
+
+
+def test_runs_split_over_several_commands_merge_into_one(doc):
+    first, second = copy.deepcopy(doc), copy.deepcopy(doc)
+    first["tests"] = [t for t in doc["tests"] if t["suite"] == "accuracy"]
+    second["tests"] = [t for t in doc["tests"] if t["suite"] != "accuracy"]
+    merged = merge_results([first, second], ["a.json", "b.json"])
+    assert len(merged["tests"]) == len(doc["tests"])
+    assert merged["verdict"]["verdict"] == "PASS"
+    assert [m["file"] for m in merged["merged_from"]] == ["a.json", "b.json"]
+    second["thresholds"] = {"sha256": "other"}
+    with pytest.raises(ResultsError, match="b.json: ran with another thresholds file than a.json"):
+        merge_results([first, second], ["a.json", "b.json"])
