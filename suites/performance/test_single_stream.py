@@ -18,6 +18,8 @@ def test_single_stream(single_stream_case, single_stream_figures, gate_config, r
     figures = {role: single_stream_figures(case.hardware, model, case.profile)
                for role, model in (("candidate", case.candidate), ("baseline", case.baseline))}
     for role, fig in figures.items():
+        record_property(f"{role}_figures", fig.as_dict())  # kept even when the figures cannot decide
+    for role, fig in figures.items():
         problems = quality_problems(fig, hw.load, expected_tokens)
         assert not problems, f"{case.profile}, {role}: cannot decide: {'; '.join(problems)}"
     cand, base = figures["candidate"], figures["baseline"]
@@ -28,7 +30,6 @@ def test_single_stream(single_stream_case, single_stream_figures, gate_config, r
     latency_ratio = cand.latency_s["mean"] / base.latency_s["mean"]
     cost_reduction = qpd["candidate"] / qpd["baseline"]
     for name, value in (("latency_ratio", latency_ratio), ("cost_reduction", cost_reduction),
-                        ("candidate_figures", cand.as_dict()), ("baseline_figures", base.as_dict()),
                         ("candidate_qpd", qpd["candidate"]), ("baseline_qpd", qpd["baseline"]), ("gpus", gpus)):
         record_property(name, value)
     summary = (f"{case.profile}: latency {cand.latency_s['mean']:.3f} s vs {base.latency_s['mean']:.3f} s "
