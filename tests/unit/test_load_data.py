@@ -1,0 +1,44 @@
+"""Request data for the load tests: written before the timed run, exact prompt lengths, image-only profiles."""
+from __future__ import annotations
+
+import json
+import random
+
+from PIL import Image
+
+from fixtures.harness.performance.load import prompt_of_tokens, request_dataset
+from fixtures.harness.thresholds import UseCaseProfile
+from fixtures.harness.tiny_vlm import make_tiny_vlm
+
+
+WORDS = ["the", "chart", "shows", "a", "value", "of", "page", "table", "row", "image", "left", "right"]
+
+
+def test_prompts_have_exactly_the_profiles_token_count(tmp_path):
+    _, tokenizer, _ = make_tiny_vlm(WORDS)
+    rng = random.Random(0)
+    for n in (1, 64, 128):
+        assert len(tokenizer.encode(prompt_of_tokens(tokenizer, n, rng), add_special_tokens=False)) == n
+
+
+def test_dataset_rows_carry_distinct_images_of_the_profile_size(tmp_path):
+    _, _, processor = make_tiny_vlm(WORDS)
+    processor.save_pretrained(tmp_path / "tok")
+    profile = UseCaseProfile(width=640, height=480, prompt_tokens=16, output_tokens=8)
+    path = request_dataset("reasoning", profile, tmp_path / "data", 5, str(tmp_path / "tok"))
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(rows) == 5 and all(r["output_tokens_count"] == 8 and r["prompt"] for r in rows)
+    images = [Image.open(r["image"]) for r in rows]
+    assert all(im.size == (640, 480) for im in images)
+    assert len({im.tobytes() for im in images}) == 5
+    # Written once: a second call reuses the complete file.
+    mtime = path.stat().st_mtime_ns
+    assert request_dataset("reasoning", profile, tmp_path / "data", 5, str(tmp_path / "tok")) == path
+    assert path.stat().st_mtime_ns == mtime
+
+
+def test_image_only_profile_sends_no_text(tmp_path):
+    profile = UseCaseProfile(width=480, height=360, prompt_tokens=0, output_tokens=128)
+    path = request_dataset("captioning", profile, tmp_path, 3, "unused: no text is made")
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert all(set(r) == {"image", "output_tokens_count"} for r in rows)
