@@ -46,6 +46,7 @@ def run_vllm_bench(python: str, base_url: str, model: str, tokenizer: str, rows:
            "--base-url", base_url, "--model", model, "--tokenizer", tokenizer, "--dataset-name", "custom_image",
            "--dataset-path", str(data), "--num-prompts", str(len(rows)), "--max-concurrency", "1",
            "--custom-output-len", str(output_tokens), "--ignore-eos", "--num-warmups", str(warmups),
+           "--custom-ensure-client-side-data",  # images inline (base64), as GuideLLM sends them
            "--seed", "0", "--percentile-metrics", "ttft,tpot,itl,e2el", "--metric-percentiles", "50,99",
            "--save-result", "--result-dir", str(out), "--result-filename", "vllm_bench.json"]
     log = out / "vllm_bench.log"
@@ -54,7 +55,11 @@ def run_vllm_bench(python: str, base_url: str, model: str, tokenizer: str, rows:
     if proc.returncode != 0:
         raise SystemExit(f"vllm bench serve failed (exit {proc.returncode}); log {log}:\n"
                          + "\n".join(log.read_text().splitlines()[-20:]))
-    return json.loads((out / "vllm_bench.json").read_text())
+    result = json.loads((out / "vllm_bench.json").read_text())
+    if result.get("completed") != len(rows):
+        raise SystemExit(f"vllm bench serve: {result.get('completed')} of {len(rows)} requests completed "
+                         f"({result.get('failed')} failed); log {log}")
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
