@@ -1,3 +1,3 @@
-"""The gate's pytest entry point: everything lives in the fixtures plugin."""
+"""The gate's pytest entry point: its plugins (also named in pyproject.toml's addopts)."""
 pytest_plugins = ["fixtures.results", "fixtures.plugin", "fixtures.accuracy_runs", "fixtures.load_runs",
                   "fixtures.snapshots", "fixtures.xdist_groups"]
