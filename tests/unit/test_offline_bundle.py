@@ -91,22 +91,24 @@ def test_bundle_splits_checksums_and_installs(bundle, tmp_path):
                                                                              "gatepkg2.py"]
 
 
-def test_install_stops_on_a_missing_part_before_installing(bundle, tmp_path):
-    out, meta = bundle
+def _drop_second_part(out: Path, meta: dict) -> str:
     (out / "parts" / meta["parts"][1]).unlink()
-    proc = _install(out, tmp_path / "site")
-    assert proc.returncode == 1
-    assert f"missing part {meta['parts'][1]}" in proc.stderr
-    assert not (tmp_path / "site").exists()
+    return f"missing part {meta['parts'][1]}"
 
 
-def test_install_stops_on_a_checksum_mismatch(bundle, tmp_path):
-    out, meta = bundle
+def _corrupt_first_part(out: Path, meta: dict) -> str:
     part = out / "parts" / meta["parts"][0]
     part.write_bytes(b"x" + part.read_bytes()[1:])
+    return f"checksum mismatch: {part}"
+
+
+@pytest.mark.parametrize("damage", [_drop_second_part, _corrupt_first_part])
+def test_install_stops_on_a_bad_part_before_installing(bundle, tmp_path, damage):
+    out, meta = bundle
+    expected = damage(out, meta)
     proc = _install(out, tmp_path / "site")
     assert proc.returncode == 1
-    assert f"checksum mismatch: {part}" in proc.stderr
+    assert expected in proc.stderr
     assert not (tmp_path / "site").exists()
 
 
