@@ -17,20 +17,21 @@ def test_single_stream(single_stream_case, single_stream_figures, gate_config, r
     expected_tokens = gate_config.profiles[case.profile].output_tokens
     figures = {role: single_stream_figures(case.hardware, model, case.profile)
                for role, model in (("candidate", case.candidate), ("baseline", case.baseline))}
+    gpus = {role: hw.deployments[model]["single_stream"].gpus
+            for role, model in (("candidate", case.candidate), ("baseline", case.baseline))}
     for role, fig in figures.items():
         record_property(f"{role}_figures", fig.as_dict())  # kept even when the figures cannot decide
+    record_property("gpus", gpus)
     for role, fig in figures.items():
         problems = quality_problems(fig, hw.load, expected_tokens)
         assert not problems, f"{case.profile}, {role}: cannot decide: {'; '.join(problems)}"
     cand, base = figures["candidate"], figures["baseline"]
-    gpus = {role: hw.deployments[model]["single_stream"].gpus
-            for role, model in (("candidate", case.candidate), ("baseline", case.baseline))}
     qpd = {role: qpd_single_stream(fig.latency_s["mean"], gpus[role], hw.price.usd_per_hour)
            for role, fig in figures.items()}
     latency_ratio = cand.latency_s["mean"] / base.latency_s["mean"]
     cost_reduction = qpd["candidate"] / qpd["baseline"]
     for name, value in (("latency_ratio", latency_ratio), ("cost_reduction", cost_reduction),
-                        ("candidate_qpd", qpd["candidate"]), ("baseline_qpd", qpd["baseline"]), ("gpus", gpus)):
+                        ("candidate_qpd", qpd["candidate"]), ("baseline_qpd", qpd["baseline"])):
         record_property(name, value)
     summary = (f"{case.profile}: latency {cand.latency_s['mean']:.3f} s vs {base.latency_s['mean']:.3f} s "
                f"(ratio {latency_ratio:.3f}), QPD {qpd['candidate']:.0f} vs {qpd['baseline']:.0f} "
