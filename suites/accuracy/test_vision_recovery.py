@@ -18,26 +18,31 @@ def failure_summary(results) -> tuple[int, str]:
 
 def test_vision_recovery(vision_case, vision_results, record_property):
     case, gate = vision_case, vision_case.gate
-    metric = vision_task(case.task).metrics[0]
-    candidate = vision_results(case.hardware, case.candidate, case.task, gate.limit)
-    assert candidate, f"{case.task}: no samples were evaluated"
-    runs = {case.candidate: candidate}
+    task = vision_task(case.task)
+    metric = task.metrics[0]
+    record_property("metric", metric)
+    record_property("dataset", task.source)
+    runs = {case.candidate: vision_results(case.hardware, case.candidate, case.task, gate.limit)}
     if gate.baseline_score is None:
         runs[case.baseline] = vision_results(case.hardware, case.baseline, case.task, gate.limit)
-    for model, results in runs.items():
-        n_failed, examples = failure_summary(results)
-        assert n_failed <= gate.max_failure_rate * len(results), (
-            f"{case.task} on {model}: {n_failed} of {len(results)} samples failed "
+    for model, (run, commit) in runs.items():
+        record_property(f"eval_throughput[{model}]", run.throughput())
+        if commit:
+            record_property("dataset_commit", commit)
+        n_failed, examples = failure_summary(run.results)
+        record_property(f"failed_samples[{model}]", n_failed)
+        assert run.results, f"{case.task} on {model}: no samples were evaluated ({task.source})"
+        assert n_failed <= gate.max_failure_rate * len(run.results), (
+            f"{case.task} on {model}: {n_failed} of {len(run.results)} samples failed "
             f"(limit {gate.max_failure_rate:.0%}): {examples}")
-    cand_scores = [r.scores.get(metric, 0.0) for r in candidate]
+    cand_scores = [r.scores.get(metric, 0.0) for r in runs[case.candidate][0].results]
     if gate.baseline_score is None:
-        base_scores = [r.scores.get(metric, 0.0) for r in runs[case.baseline]]
+        base_scores = [r.scores.get(metric, 0.0) for r in runs[case.baseline][0].results]
         decision = paired_recovery(cand_scores, base_scores, gate.min_recovery, gate.confidence)
     else:
         decision = pinned_recovery(cand_scores, gate.baseline_score, gate.min_recovery, gate.confidence)
     for key, value in decision.as_dict().items():
         record_property(key, value)
-    record_property("metric", metric)
     summary = (f"{case.task} ({metric}, {decision.method}, n={decision.n}): candidate {decision.candidate_score:.4f}, "
                f"baseline {decision.baseline_score:.4f}, recovery {decision.recovery}, "
                f"{decision.confidence:.0%} interval [{decision.lower}, {decision.upper}]")

@@ -4,11 +4,11 @@ from __future__ import annotations
 from collections import Counter
 
 from fixtures.harness import synthetic
-from fixtures.harness.accuracy.tasks import VISION_TASKS
+from fixtures.harness.accuracy.tasks import EMBEDDED_TASKS
 
 
 def test_every_task_prefix_is_balanced_over_its_answers():
-    for task in VISION_TASKS.values():
+    for task in EMBEDDED_TASKS.values():
         counts = Counter((s.kind, s.answer) for s in (synthetic.make_sample(task.family, "eval", i)
                                                        for i in range(task.size)))
         per_kind = {}
