@@ -24,6 +24,10 @@ def run_gate(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
     ("unregistered_marker.yaml", "hardware.h200.marker 'l40s' is not a registered pytest marker"),
     ("unknown_key.yaml", "hardware.a100.gpu_nmae: unknown key"),
     ("no_such_file.yaml", "file not found"),
+    ("unknown_task.yaml", "hardware.cpu.gates[0].accuracy.tasks.vqa3: unknown task (vision: embedded-vqa"),
+    ("percent_baseline.yaml", ":15: hardware.cpu.gates[0].accuracy.tasks.mmmu.baseline_score: Input should be less "
+                              "than or equal to 1"),
+    ("published_mismatch.yaml", "recovery 1.0502 is not candidate_score / baseline_score (0.6389 / 0.6356 = 1.0052)"),
 ])
 def test_bad_thresholds_stop_the_run_naming_the_problem(file, expected):
     proc = run_gate("--thresholds", str(DATA / file), "--collect-only", "suites")
