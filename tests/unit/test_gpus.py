@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.harness.gpus import GpuAllocator, GpuShortage, inventory, worker_gpus, worker_index
+from fixtures.harness.gpus import (GpuAllocator, GpuShortage, busy_gpus, inventory, tensor_parallel_problem,
+                                   worker_gpus, worker_index)
 
 
 @pytest.mark.parametrize("n_gpus", [1, 2, 4, 8])
@@ -66,3 +67,35 @@ def test_inventory_respects_cuda_visible_devices():
     assert inventory([0, 1, 2, 3], "2,3") == [2, 3]
     with pytest.raises(GpuShortage, match="numeric GPU index"):
         inventory([0, 1], "GPU-abc")
+
+
+# Pixtral-Large's shapes (text: 96 heads, 8 key/value heads; vision: 16 heads) and the tiny VLM's (4 and 4).
+PIXTRAL_LARGE = {"text_config": {"num_attention_heads": 96, "num_key_value_heads": 8},
+                 "vision_config": {"num_attention_heads": 16}}
+TINY_VLM = {"text_config": {"num_attention_heads": 4, "num_key_value_heads": 4},
+            "vision_config": {"num_attention_heads": 4}}
+
+
+@pytest.mark.parametrize("config, tp, problem", [
+    (PIXTRAL_LARGE, 1, None), (PIXTRAL_LARGE, 2, None), (PIXTRAL_LARGE, 4, None), (PIXTRAL_LARGE, 8, None),
+    (PIXTRAL_LARGE, 16, None),  # 8 key/value heads, each held by two GPUs
+    (PIXTRAL_LARGE, 64, "tensor_parallel 64 does not divide the text tower's 96 attention heads"),
+    (PIXTRAL_LARGE, 32, "tensor_parallel 32 does not divide the vision tower's 16 attention heads"),
+    (PIXTRAL_LARGE, 3, "tensor_parallel 3 neither divides nor is a multiple of the text tower's 8 key/value heads"),
+    (TINY_VLM, 2, None), (TINY_VLM, 4, None),
+    (TINY_VLM, 8, "tensor_parallel 8 does not divide the text tower's 4 attention heads"),
+    ({"num_attention_heads": 12, "num_key_value_heads": 6}, 4,
+     "tensor_parallel 4 neither divides nor is a multiple of the text tower's 6 key/value heads"),
+    ({"num_attention_heads": 32, "num_key_value_heads": 2}, 8, None),  # key/value heads replicated
+    ({}, 4, None),  # no config to read: vLLM decides
+])
+def test_tensor_parallel_split_is_checked_before_a_server_starts(config, tp, problem):
+    assert tensor_parallel_problem(config, tp) == problem
+
+
+def test_a_busy_gpu_is_named_with_its_free_memory():
+    total = {0: 143771, 1: 143771}
+    assert busy_gpus((0, 1), 0.3, {0: 100000, 1: 143000}, total, "h200-single_stream-m") is None
+    message = busy_gpus((0, 1), 0.9, {0: 100000, 1: 143000}, total, "h200-single_stream-m")
+    assert message == ("h200-single_stream-m needs 0.90 of each GPU's memory (129394 MiB on GPU 0); "
+                       "GPU 0: 100000 MiB free of 143771: the GPU is busy")
