@@ -177,3 +177,10 @@ def test_mirror_tool_pins_revisions_in_place():
     assert "revision: " + "c" * 40 in pinned and pinned.count("# mistral-evals loads") == 1  # comments kept
     import yaml
     assert yaml.safe_load(pinned)["vision"]["mmmu"]["revision"] == "b" * 40
+
+
+def test_limit_on_the_command_line_only_narrows_a_gate():
+    from fixtures.accuracy_runs import effective_limit
+    assert effective_limit(None, None) is None
+    assert effective_limit(10000, None) == 10000 and effective_limit(None, 50) == 50
+    assert effective_limit(10000, 50) == 50 and effective_limit(20, 50) == 20

@@ -53,3 +53,14 @@ def test_group_samples_are_keyed_by_subtask_and_filtered(tmp_path):
          [{"doc_id": 0, "filter": "strict-match", "exact_match": 1.0, "doc": {}}])
     scores = per_sample_scores(TEXT_TASKS["mgsm_cot_native"], tmp_path)
     assert scores == [("mgsm_native_cot_de/0", 1.0), ("mgsm_native_cot_en/0", 0.0), ("mgsm_native_cot_en/1", 1.0)]
+
+
+def test_each_task_decides_on_a_filter_its_config_defines():
+    from fixtures.harness.accuracy.text_tasks import TASK_BODY
+    for task in TEXT_TASKS.values():
+        if task.builtin or task.filter == "none":
+            continue
+        assert f"name: {task.filter}" in TASK_BODY[task.name], task.name
+    import lm_eval
+    mgsm_en = Path(lm_eval.__file__).parent / "tasks" / "mgsm" / "native_cot" / "mgsm_native_cot_en.yaml"
+    assert f"name: {TEXT_TASKS['mgsm_cot_native'].filter}" in mgsm_en.read_text()
