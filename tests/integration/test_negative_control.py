@@ -67,7 +67,8 @@ models:
          "--artifacts-dir", str(tmp_path / "artifacts"), "-rA", "suites/accuracy/test_vision_recovery.py"],
         cwd=REPO, capture_output=True, text=True, timeout=1500)
     out = proc.stdout
-    assert "PASSED suites/accuracy/test_vision_recovery.py::test_vision_recovery[cpu-w8a8-embedded-vqa]" in out, out[-4000:]
-    assert "FAILED suites/accuracy/test_vision_recovery.py::test_vision_recovery[cpu-degraded-embedded-vqa]" in out
+    test = "suites/accuracy/test_vision_recovery.py::test_vision_recovery"
+    assert f"PASSED {test}[cpu-w8a8-embedded-vqa-recovery>={THRESHOLD:g}]" in out, out[-4000:]
+    assert f"FAILED {test}[cpu-degraded-embedded-vqa-recovery>={THRESHOLD:g}]" in out
     assert "AssertionError: FAIL: embedded-vqa (vqa_match, paired bootstrap, n=240)" in out, out[-4000:]
     assert "short by" in out, out[-4000:]
