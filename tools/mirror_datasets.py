@@ -37,7 +37,7 @@ def pin_revisions(text: str, lines: dict, commits: dict[str, str]) -> str:
     return "".join(out)
 
 
-def mirror_vision(out: Path, name: str, spec) -> str:
+def mirror_vision(out: Path, spec) -> str:
     from huggingface_hub import HfApi, snapshot_download
     commit = HfApi().dataset_info(spec.repo, revision=spec.revision).sha
     target = mirror_path(out, spec)
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, spec in cfg.vision.items():
         if name in wanted:
             try:
-                commits[name] = mirror_vision(args.out, name, spec)
+                commits[name] = mirror_vision(args.out, spec)
                 print(f"{name}: {spec.repo}@{spec.revision} -> {commits[name]} in {mirror_path(args.out, spec)}")
             except Exception as exc:  # each task on its own: one unreachable repo does not stop the others
                 failed.append(name)

@@ -25,12 +25,14 @@ def test_vision_recovery(vision_case, vision_results, record_property):
     runs = {case.candidate: vision_results(case.hardware, case.candidate, case.task, gate.limit)}
     if gate.baseline_score is None:
         runs[case.baseline] = vision_results(case.hardware, case.baseline, case.task, gate.limit)
-    for model, (run, commit) in runs.items():
-        record_property(f"eval_throughput[{model}]", run.throughput())
-        if commit:
-            record_property("dataset_commit", commit)
-        n_failed, examples = failure_summary(run.results)
-        record_property(f"failed_samples[{model}]", n_failed)
+    failures = {model: failure_summary(run.results) for model, (run, _) in runs.items()}
+    record_property("eval_throughput", {model: run.throughput() for model, (run, _) in runs.items()})
+    record_property("failed_samples", {model: n for model, (n, _) in failures.items()})
+    commit = runs[case.candidate][1]
+    if commit:
+        record_property("dataset_commit", commit)
+    for model, (run, _) in runs.items():
+        n_failed, examples = failures[model]
         assert run.results, f"{case.task} on {model}: no samples were evaluated ({task.source})"
         assert n_failed <= gate.max_failure_rate * len(run.results), (
             f"{case.task} on {model}: {n_failed} of {len(run.results)} samples failed "

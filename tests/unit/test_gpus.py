@@ -5,6 +5,7 @@ import pytest
 
 from fixtures.harness.gpus import (GpuAllocator, GpuShortage, busy_gpus, inventory, tensor_parallel_problem,
                                    worker_gpus, worker_index)
+from fixtures.harness.hardware import Gpu
 
 
 @pytest.mark.parametrize("n_gpus", [1, 2, 4, 8])
@@ -94,8 +95,9 @@ def test_tensor_parallel_split_is_checked_before_a_server_starts(config, tp, pro
 
 
 def test_a_busy_gpu_is_named_with_its_free_memory():
-    total = {0: 143771, 1: 143771}
-    assert busy_gpus((0, 1), 0.3, {0: 100000, 1: 143000}, total, "h200-single_stream-m") is None
-    message = busy_gpus((0, 1), 0.9, {0: 100000, 1: 143000}, total, "h200-single_stream-m")
+    gpus = [Gpu(0, "NVIDIA H200", 143771, 100000), Gpu(1, "NVIDIA H200", 143771, 143000),
+            Gpu(2, "NVIDIA H200", 143771, 0)]  # another worker's GPU: not placed, not checked
+    assert busy_gpus((0, 1), 0.3, gpus, "h200-single_stream-m") is None
+    message = busy_gpus((0, 1), 0.9, gpus, "h200-single_stream-m")
     assert message == ("h200-single_stream-m needs 0.90 of each GPU's memory (129394 MiB on GPU 0); "
                        "GPU 0: 100000 MiB free of 143771: the GPU is busy")

@@ -32,6 +32,16 @@ def test_report_renders_the_cards_tables(doc, tmp_path):
     assert (tmp_path / "recovery.png").stat().st_size > 10_000
 
 
+def test_accuracy_tables_say_how_fast_each_model_was_evaluated(doc):
+    from fixtures.harness.report import accuracy_section
+    vqa = next(t for t in doc["tests"] if (t["case"] or {}).get("task") == "embedded-vqa")
+    vqa["properties"]["eval_throughput"] = {
+        "tiny-vlm-w8a8": {"requests": 240, "concurrency": 8, "requests_per_s": 66.28, "concurrency_efficiency": 0.799}}
+    lines = accuracy_section(doc)
+    assert ("Eval throughput: embedded-vqa on tiny-vlm-w8a8 66.28 req/s (240 requests, 8 at once, 80% of N/C)"
+            in lines)
+
+
 def test_verdict_is_fail_when_anything_failed_or_nothing_passed():
     passed = {"nodeid": "a::test_x", "outcome": "passed"}
     failed = {"nodeid": "a::test_y[cpu-m]", "outcome": "failed"}
