@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                     cmd = guidellm_command(endpoint.base_url, endpoint.model, tokenizer, args.profile, profile,
                                            "synchronous", settings, run_dir / "guidellm.json", out / "data")
                     fig = run_guidellm(cmd, args.profile, run_dir / "guidellm.json", run_dir / "guidellm.log",
-                                       settings.max_seconds * 2 + 300)[0]
+                                       settings, sweep=False, server_problem=endpoint.problem).figures[0]
                     results["guidellm"].append((fig.latency_s["mean"], fig.ttft_ms["mean"]))
                 else:
                     res = run_vllm_bench(python, endpoint.base_url, endpoint.model, tokenizer,

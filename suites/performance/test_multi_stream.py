@@ -10,15 +10,17 @@ the reason.
 from __future__ import annotations
 
 from fixtures.harness.performance.costs import qpd_multi_stream
-from fixtures.harness.performance.load import MAX_QPS_RULE, max_sustainable_qps
+from fixtures.harness.performance.load import MAX_QPS_RULE, max_sustainable_qps, record_restarts
 
 
-def test_multi_stream(multi_stream_case, multi_stream_sweep, gate_config, record_property):
+def test_multi_stream(multi_stream_case, multi_stream_run, gate_config, record_property):
     case, gate = multi_stream_case, multi_stream_case.gate
     hw = gate_config.hardware[case.hardware]
     expected_tokens = gate_config.profiles[case.profile].output_tokens
     roles = (("candidate", case.candidate), ("baseline", case.baseline))
-    sweeps = {role: multi_stream_sweep(case.hardware, model, case.profile) for role, model in roles}
+    runs = {role: multi_stream_run(case.hardware, model, case.profile) for role, model in roles}
+    sweeps = {role: run.figures for role, run in runs.items()}
+    record_restarts(runs, record_property)
     decisions = {role: max_sustainable_qps(points, hw.load, expected_tokens) for role, points in sweeps.items()}
     gpus = {role: hw.deployments[model]["multi_stream"].gpus for role, model in roles}
     for role, points in sweeps.items():

@@ -8,19 +8,20 @@ target is judged; a run that cannot decide fails with the reason.
 from __future__ import annotations
 
 from fixtures.harness.performance.costs import qpd_single_stream
-from fixtures.harness.performance.load import quality_problems
+from fixtures.harness.performance.load import quality_problems, record_restarts
 
 
-def test_single_stream(single_stream_case, single_stream_figures, gate_config, record_property):
+def test_single_stream(single_stream_case, single_stream_run, gate_config, record_property):
     case, gate = single_stream_case, single_stream_case.gate
     hw = gate_config.hardware[case.hardware]
     expected_tokens = gate_config.profiles[case.profile].output_tokens
-    figures = {role: single_stream_figures(case.hardware, model, case.profile)
-               for role, model in (("candidate", case.candidate), ("baseline", case.baseline))}
-    gpus = {role: hw.deployments[model]["single_stream"].gpus
-            for role, model in (("candidate", case.candidate), ("baseline", case.baseline))}
+    roles = (("candidate", case.candidate), ("baseline", case.baseline))
+    runs = {role: single_stream_run(case.hardware, model, case.profile) for role, model in roles}
+    figures = {role: run.figures[0] for role, run in runs.items()}
+    gpus = {role: hw.deployments[model]["single_stream"].gpus for role, model in roles}
     for role, fig in figures.items():
         record_property(f"{role}_figures", fig.as_dict())  # kept even when the figures cannot decide
+    record_restarts(runs, record_property)
     record_property("gpus", gpus)
     for role, fig in figures.items():
         problems = quality_problems(fig, hw.load, expected_tokens)

@@ -42,6 +42,17 @@ def test_accuracy_tables_say_how_fast_each_model_was_evaluated(doc):
             in lines)
 
 
+def test_guidellm_restarts_are_listed_under_their_profile(doc):
+    from fixtures.harness.report import single_stream_section
+    assert not any("GuideLLM restarts" in line for line in single_stream_section(doc))
+    run = next(t for t in doc["tests"] if "candidate_figures" in t["properties"])
+    why = "GuideLLM was ended: its log (x.stalled-1.log) did not grow for 180 s"
+    run["properties"]["baseline_guidellm_restarts"] = [why]
+    lines = single_stream_section(doc)
+    entry = f"- {run['case']['profile']}, baseline: {why}"
+    assert entry in lines and lines[lines.index(entry) - 1].startswith("GuideLLM restarts")
+
+
 def test_verdict_is_fail_when_anything_failed_or_nothing_passed():
     passed = {"nodeid": "a::test_x", "outcome": "passed"}
     failed = {"nodeid": "a::test_y[cpu-m]", "outcome": "failed"}
