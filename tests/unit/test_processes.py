@@ -41,6 +41,11 @@ def test_a_silent_process_is_ended_with_its_whole_group(tmp_path):
     assert "did not grow for 1 s" in str(info.value) and str(tmp_path / "log") in str(info.value)
     worker = int((tmp_path / "worker.pid").read_text())
     assert not psutil.pid_exists(worker) or psutil.Process(worker).status() == psutil.STATUS_ZOMBIE
+    # Where each process hung is in the log: the leader's stack and the worker's.
+    log = (tmp_path / "log").read_text()
+    assert "[gate] its log" in log and "SIGABRT to the process group" in log
+    assert log.count("most recent call first") >= 2 and f'File "{tmp_path / "child.py"}", line 6' in log
+    assert not list(tmp_path.glob("core*"))
 
 
 def test_a_busy_process_that_never_ends_times_out(tmp_path):
@@ -78,7 +83,8 @@ def test_a_hung_run_is_restarted_once_and_its_log_kept(tmp_path):
     log = tmp_path / "load" / "captioning.log"
     with pytest.raises(LoadTestError, match="GuideLLM wrote no results"):
         run_guidellm(cmd, "captioning", tmp_path / "load" / "captioning.json", log, _settings(), sweep=False)
-    assert (tmp_path / "load" / "captioning.stalled-1.log").read_text() == "benchmark 1 started\n"
+    stalled = (tmp_path / "load" / "captioning.stalled-1.log").read_text()
+    assert stalled.startswith("benchmark 1 started\n") and "in <module>" in stalled  # with its stack
     assert log.read_text() == "second start\n"
 
 
