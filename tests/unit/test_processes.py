@@ -36,15 +36,17 @@ def test_a_silent_process_is_ended_with_its_whole_group(tmp_path):
         time.sleep(600)
     """)
     with pytest.raises(Stopped) as info:
-        run_watched(cmd, tmp_path / "log", stall_s=1.0, timeout_s=120, poll_s=0.05)
+        run_watched(cmd, tmp_path / "log", stall_s=3.0, timeout_s=120, poll_s=0.05)
     assert info.value.why == "stalled"
-    assert "did not grow for 1 s" in str(info.value) and str(tmp_path / "log") in str(info.value)
+    assert "did not grow for 3 s" in str(info.value) and str(tmp_path / "log") in str(info.value)
     worker = int((tmp_path / "worker.pid").read_text())
     assert not psutil.pid_exists(worker) or psutil.Process(worker).status() == psutil.STATUS_ZOMBIE
     # Where each process hung is in the log: the leader's stack and the worker's.
     log = (tmp_path / "log").read_text()
-    assert "[gate] its log" in log and "SIGABRT to the process group" in log
-    assert log.count("most recent call first") >= 2 and f'File "{tmp_path / "child.py"}", line 6' in log
+    assert "[gate] its log" in log and "SIGABRT to each process of the group" in log
+    worker_stack, leader_stack = log.split("most recent call first")[1:]
+    assert '<string>", line 1 in <module>' in worker_stack  # the worker's `python -c`, dumped first
+    assert f'File "{tmp_path / "child.py"}", line 6 in <module>' in leader_stack
     assert not list(tmp_path.glob("core*"))
 
 
@@ -75,7 +77,7 @@ HANGS_ONCE = """
 
 
 def _settings(**kw) -> LoadSettings:
-    return LoadSettings(stall_seconds=1, max_seconds=60, **kw)
+    return LoadSettings(stall_seconds=3, max_seconds=60, **kw)
 
 
 def test_a_hung_run_is_restarted_once_and_its_log_kept(tmp_path):
@@ -94,21 +96,21 @@ def test_no_restart_when_the_server_is_down(tmp_path):
         run_guidellm(cmd, "captioning", tmp_path / "c.json", tmp_path / "c.log", _settings(), sweep=False,
                      server_problem=lambda: "http://127.0.0.1:1/v1/models: ConnectionError")
     msg = str(info.value)
-    assert "did not grow for 1 s" in msg and "the server: http://127.0.0.1:1/v1/models: ConnectionError" in msg
+    assert "did not grow for 3 s" in msg and "the server: http://127.0.0.1:1/v1/models: ConnectionError" in msg
     assert "benchmark 1 started" in msg  # the log's tail
     assert not (tmp_path / "c.log").exists() and (tmp_path / "c.stalled-1.log").exists()
 
 
 def test_a_second_hang_fails_with_the_count(tmp_path):
     cmd = _script(tmp_path, "import time; print('benchmark 1 started', flush=True); time.sleep(600)")
-    with pytest.raises(LoadTestError, match=r"did not grow for 1 s after 1 restart\(s\)"):
+    with pytest.raises(LoadTestError, match=r"did not grow for 3 s after 1 restart\(s\)"):
         run_guidellm(cmd, "captioning", tmp_path / "c.json", tmp_path / "c.log", _settings(), sweep=False)
     assert sorted(p.name for p in tmp_path.glob("c.stalled-*.log")) == ["c.stalled-1.log", "c.stalled-2.log"]
 
 
 def test_restarts_can_be_turned_off(tmp_path):
     cmd = _script(tmp_path, HANGS_ONCE.format(marker=str(tmp_path / "marker")))
-    with pytest.raises(LoadTestError, match="did not grow for 1 s; last lines"):
+    with pytest.raises(LoadTestError, match="did not grow for 3 s; last lines"):
         run_guidellm(cmd, "captioning", tmp_path / "c.json", tmp_path / "c.log", _settings(stall_restarts=0),
                      sweep=False)
 
