@@ -7,9 +7,10 @@ Starts one vLLM server for the model (as the gate does) and runs the accuracy ta
 requests through the gate's own eval client (fixtures/harness/accuracy/chat_eval.py)
 at each concurrency, in rising order then falling (each level twice by default, to see
 the noise). Every run asks rows of its own (the task drawn with another seed), so no run
-is sped up by the server's prefix and image caches holding an earlier run's requests. Prints requests per second per level, the share of N / C request times each
-run reached, and each level's rate as a share of the best seen at any level: the
-server's saturation throughput on this workload. Not a test: figures about the harness.
+is sped up by the server's prefix and image caches holding an earlier run's requests.
+Prints requests per second per level, the share of N / C request times each run
+reached, and each level's rate as a share of the best seen at any level: the server's
+saturation throughput on this workload. Not a test: figures about the harness.
 """
 from __future__ import annotations
 
