@@ -6,7 +6,9 @@
 Every Linear weight of the language model (not the vision tower, projector or
 LM head, as the W8A8 recipe) gets Gaussian noise of `noise` times that
 weight's own standard deviation. The amount is stated, so a test can say how
-far below its threshold the degraded model should land.
+far below its threshold the degraded model should land. The noise comes from
+NumPy's PCG64 generator and the arithmetic is float64, so the same base gives
+the same degraded weights on any CPU.
 """
 from __future__ import annotations
 
@@ -27,18 +29,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True, type=Path)
     args = ap.parse_args(argv)
+    import numpy as np
     import torch
     from safetensors.torch import load_file, save_file
 
     shutil.copytree(args.base, args.out, ignore=shutil.ignore_patterns("*.safetensors", "gate_*.json"))
-    gen = torch.Generator().manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
     touched = 0
     for file in sorted(args.base.glob("*.safetensors")):
         tensors = load_file(file)
-        for key, t in tensors.items():
+        for key in sorted(tensors):
+            t = tensors[key]
             if key.endswith(".weight") and t.ndim == 2 and not KEEP.search(key):
-                w = t.float()
-                tensors[key] = (w + torch.randn(w.shape, generator=gen) * w.std() * args.noise).to(t.dtype)
+                w = t.double().numpy()
+                noisy = w + rng.standard_normal(w.shape) * w.std() * args.noise
+                tensors[key] = torch.from_numpy(noisy).to(t.dtype)
                 touched += 1
         save_file(tensors, args.out / file.name, metadata={"format": "pt"})
     if not touched:
