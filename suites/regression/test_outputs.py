@@ -1,14 +1,33 @@
 """Regression: greedy outputs pinned per model and hardware profile, and candidate-baseline agreement."""
 from __future__ import annotations
 
-from fixtures.harness.regression import first_difference, token_agreement
-from fixtures.snapshots import pinned_extension
+from fixtures.harness.regression import PIN_RULE, first_difference, pin_mismatch, pins_agreement, token_agreement
+from fixtures.snapshots import pinned_extension, read_pins
 
 
-def test_greedy_outputs_match_their_pins(pinned_model, pinned_outputs, snapshot):
-    outputs = pinned_outputs(pinned_model.hardware, pinned_model.model)
+def test_greedy_outputs_match_their_pins(pinned_model, pinned_outputs, pin_subject, model_store, snapshot,
+                                         record_property):
+    from transformers import AutoTokenizer  # imported here: collection stays fast
+
+    hardware, model = pinned_model.hardware, pinned_model.model
+    outputs = pinned_outputs(hardware, model)
     assert outputs, "no pinned prompt was answered"
-    assert outputs == snapshot(extension_class=pinned_extension(pinned_model.hardware, pinned_model.model))
+    subject = pin_subject(hardware, model)
+    pinned_snapshot = snapshot.use_extension(pinned_extension(hardware, model))
+    pins = read_pins(pinned_snapshot)
+    record_property("weights_digest", subject.digest)
+    if pins is not None:
+        tokenizer = AutoTokenizer.from_pretrained(model_store.resolve(model).path)
+        agreement, diffs = pins_agreement(outputs, pins["outputs"],
+                                          lambda text: tokenizer.encode(text, add_special_tokens=False))
+        record_property("pinned_for", pins["weights_digest"])
+        record_property("pin_agreement", agreement)
+        if pins["weights_digest"] != subject.digest and not pinned_snapshot.update_snapshots:
+            problem = pin_mismatch(model, pins["weights_digest"], subject.digest, subject.built_here,
+                                   subject.min_pin_agreement, agreement)
+            assert problem is None, problem + "\n" + "\n".join(diffs) + f"\n(the rule: {PIN_RULE})"
+            return
+    assert {"weights_digest": subject.digest, "outputs": outputs} == pinned_snapshot
 
 
 def test_candidate_agrees_with_baseline(regression_case, pinned_outputs, model_store, record_property):
