@@ -16,18 +16,21 @@ def test_greedy_outputs_match_their_pins(pinned_model, pinned_outputs, pin_subje
     pinned_snapshot = snapshot.use_extension(pinned_extension(hardware, model))
     pins = read_pins(pinned_snapshot)
     record_property("weights_digest", subject.digest)
+    record_property("served_on", subject.served_on)
+    current = {"weights_digest": subject.digest, "served_on": subject.served_on, "outputs": outputs}
     if pins is not None:
         tokenizer = AutoTokenizer.from_pretrained(model_store.resolve(model).path)
         agreement, diffs = pins_agreement(outputs, pins["outputs"],
                                           lambda text: tokenizer.encode(text, add_special_tokens=False))
-        record_property("pinned_for", pins["weights_digest"])
+        record_property("pinned_for", {k: pins.get(k) for k in ("weights_digest", "served_on")})
         record_property("pin_agreement", agreement)
-        if pins["weights_digest"] != subject.digest and not pinned_snapshot.update_snapshots:
-            problem = pin_mismatch(model, pins["weights_digest"], subject.digest, subject.built_here,
+        exact = pins.get("weights_digest") == subject.digest and pins.get("served_on") == subject.served_on
+        if not exact and not pinned_snapshot.update_snapshots:
+            problem = pin_mismatch(model, pins, subject.digest, subject.served_on, subject.built_here,
                                    subject.min_pin_agreement, agreement)
             assert problem is None, problem + "\n" + "\n".join(diffs) + f"\n(the rule: {PIN_RULE})"
             return
-    assert {"weights_digest": subject.digest, "outputs": outputs} == pinned_snapshot
+    assert current == pinned_snapshot
 
 
 def test_candidate_agrees_with_baseline(regression_case, pinned_outputs, model_store, record_property):

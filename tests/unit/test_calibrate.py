@@ -54,3 +54,17 @@ def test_fewer_than_three_runs_are_refused(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "2 results file(s); at least 3 runs are needed" in proc.stderr
+
+
+def test_pin_agreement_calibrates_the_floor_of_every_gate_the_model_belongs_to(tmp_path):
+    thresholds = tmp_path / "thresholds.yaml"
+    shutil.copy(REPO / "thresholds.yaml", thresholds)
+    docs = []
+    for value in (1.0, 0.95, 0.9):
+        doc = copy.deepcopy(load_results(DATA))
+        doc["tests"] = [{"suite": "regression", "test": "test_greedy_outputs_match_their_pins[cpu-tiny-vlm-w8a8]",
+                         "case": {"hardware": "cpu", "model": "tiny-vlm-w8a8"}, "properties": {"pin_agreement": value}}]
+        docs.append(doc)
+    diff, notes = calibration_patch(thresholds, docs, 0.10)
+    assert any(n.startswith("hardware.cpu.gates.0.regression.min_pin_agreement: not set; 3 run(s) saw 1.0000, "
+                            "0.9500, 0.9000") for n in notes), notes

@@ -42,3 +42,22 @@ def test_image_only_profile_sends_no_text(tmp_path):
     path = request_dataset("captioning", profile, tmp_path, 3, "unused: no text is made")
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert all(set(r) == {"image", "output_tokens_count"} for r in rows)
+
+
+def test_client_overhead_leaves_out_the_loader_start_up_sample():
+    from fixtures.harness.performance.load import delay_after_start
+    # A real single-stream run: 22 samples, one of 0.397 s (the loader starting), the rest about 1-3 ms.
+    delay = {"mean": 0.021153730636445867, "max": 0.3968743960003849, "count": 22}
+    assert abs(delay_after_start(delay) - (0.4653820740018091 - 0.3968743960003849) / 21) < 1e-12
+    assert delay_after_start({"mean": 0.5, "max": 0.5, "count": 1}) == 0.5
+    assert delay_after_start({}) is None
+
+
+def test_guidellm_counts_its_warm_up_in_requests_and_prepares_few_rows_ahead(tmp_path):
+    from fixtures.harness.performance.load import guidellm_command
+    from fixtures.harness.thresholds import LoadSettings
+    profile = UseCaseProfile(width=64, height=48, prompt_tokens=0, output_tokens=8)
+    cmd = guidellm_command("http://h:1", "m", "/tok", "cap", profile, "synchronous",
+                           LoadSettings(warmup_requests=2, prefetch_requests=32), tmp_path / "o.json", tmp_path)
+    assert json.loads(cmd[cmd.index("--profile") + 1])["warmup"] == {"value": 2, "mode": "requests"}
+    assert cmd[cmd.index("--data-loader") + 1] == "kind=pytorch,prefetch_factor=32"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from fixtures.harness.models import ModelUnavailable, ResolvedModel, build_environment, checked_digest, weights_digest
+from fixtures.harness.hardware import Gpu, kernel_signature
 from fixtures.harness.regression import pin_mismatch, pins_agreement
 
 A, B = "a" * 64, "b" * 64
@@ -22,21 +23,38 @@ def test_agreement_is_per_prompt_over_the_pins_and_a_missing_answer_counts_zero(
     assert diffs[1].startswith("p3: first differing token #0: now None")
 
 
+PINNED = {"weights_digest": A, "served_on": "cpu: avx2 avx512f amx_tile"}
+
+
 def test_a_fetched_artifact_with_other_weights_fails_naming_both_digests():
-    problem = pin_mismatch("tiny-vlm-bf16", A, B, built_here=False, floor=0.5, agreement=1.0)
+    problem = pin_mismatch("tiny-vlm-bf16", PINNED, B, PINNED["served_on"], built_here=False, floor=0.5, agreement=1.0)
     assert problem.startswith("tiny-vlm-bf16: pinned for aaaaaaaaaaaa…, this build is bbbbbbbbbbbb…")
     assert "fetched artifact" in problem and "--snapshot-update" in problem
 
 
 def test_a_rebuild_here_passes_at_the_floor_and_fails_below_it():
-    assert pin_mismatch("w8a8", A, B, built_here=True, floor=0.8, agreement=0.8) is None
-    problem = pin_mismatch("w8a8", A, B, built_here=True, floor=0.8, agreement=0.79)
-    assert "agreement with the pins 0.790 is below regression.min_pin_agreement 0.8" in problem
+    assert pin_mismatch("w8a8", PINNED, B, PINNED["served_on"], built_here=True, floor=0.8, agreement=0.8) is None
+    problem = pin_mismatch("w8a8", PINNED, B, PINNED["served_on"], built_here=True, floor=0.8, agreement=0.79)
+    assert "built on this machine: agreement with the pins 0.790 is below regression.min_pin_agreement 0.8" in problem
+
+
+def test_the_same_weights_on_other_kernels_are_judged_by_agreement_even_when_fetched():
+    other = "cpu: avx2 avx512f avx512_bf16"
+    assert pin_mismatch("bf16", PINNED, A, other, built_here=False, floor=0.7, agreement=0.75) is None
+    problem = pin_mismatch("bf16", PINNED, A, other, built_here=False, floor=0.7, agreement=0.5)
+    assert problem.startswith("bf16: the pinned weights (aaaaaaaaaaaa…) served on other hardware: pinned on "
+                              "'cpu: avx2 avx512f amx_tile', served on 'cpu: avx2 avx512f avx512_bf16'")
 
 
 def test_a_rebuild_without_a_floor_cannot_pass_on_agreement_alone():
-    problem = pin_mismatch("w8a8", A, B, built_here=True, floor=None, agreement=1.0)
+    problem = pin_mismatch("w8a8", PINNED, B, PINNED["served_on"], built_here=True, floor=None, agreement=1.0)
     assert "sets no regression.min_pin_agreement" in problem
+
+
+def test_the_kernel_signature_lists_the_cpu_features_kernels_are_chosen_by():
+    cpuinfo = "processor: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni avx512_bf16 amx_tile amx_int8\n"
+    assert kernel_signature([], cpuinfo) == "cpu: avx2 avx512f avx512_vnni avx512_bf16 amx_tile amx_int8"
+    assert kernel_signature([Gpu(0, "NVIDIA H200", 1), Gpu(1, "NVIDIA H200", 1)]) == "gpu: NVIDIA H200"
 
 
 def test_a_fetched_model_is_refused_when_its_weights_are_not_the_declared_ones(tmp_path):
