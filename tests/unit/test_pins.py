@@ -61,6 +61,7 @@ def test_a_fetched_model_is_refused_when_its_weights_are_not_the_declared_ones(t
     (tmp_path / "model.safetensors").write_bytes(b"weights")
     model = ResolvedModel("m", tmp_path, {"source": {"fetch": str(tmp_path)}})
     assert checked_digest(model, weights_digest(tmp_path)).manifest["weights_digest"] == weights_digest(tmp_path)
+    assert checked_digest(model, None) is model  # nothing declared: nothing hashed at resolve time
     with pytest.raises(ModelUnavailable, match=r"model 'm': the weights in .* have digest [0-9a-f]{64}, "
                                                r"thresholds.yaml expects a{64} \(models.m.weights_digest\)"):
         checked_digest(model, A)
