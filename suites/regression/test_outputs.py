@@ -1,7 +1,7 @@
 """Regression: greedy outputs pinned per model and hardware profile, and candidate-baseline agreement."""
 from __future__ import annotations
 
-from fixtures.harness.regression import PIN_RULE, first_difference, pin_mismatch, pins_agreement, token_agreement
+from fixtures.harness.regression import PIN_RULE, outputs_agreement, pin_mismatch
 from fixtures.snapshots import pinned_extension, read_pins
 
 
@@ -20,8 +20,8 @@ def test_greedy_outputs_match_their_pins(pinned_model, pinned_outputs, pin_subje
     current = {"weights_digest": subject.digest, "served_on": subject.served_on, "outputs": outputs}
     if pins is not None:
         tokenizer = AutoTokenizer.from_pretrained(model_store.resolve(model).path)
-        agreement, diffs = pins_agreement(outputs, pins["outputs"],
-                                          lambda text: tokenizer.encode(text, add_special_tokens=False))
+        agreement, _, diffs = outputs_agreement(outputs, pins["outputs"],
+                                                lambda text: tokenizer.encode(text, add_special_tokens=False))
         record_property("pinned_for", {k: pins.get(k) for k in ("weights_digest", "served_on")})
         record_property("pin_agreement", agreement)
         exact = pins.get("weights_digest") == subject.digest and pins.get("served_on") == subject.served_on
@@ -41,16 +41,8 @@ def test_candidate_agrees_with_baseline(regression_case, pinned_outputs, model_s
     cand = pinned_outputs(case.hardware, case.candidate)
     base = pinned_outputs(case.hardware, case.baseline)
     tokenizer = AutoTokenizer.from_pretrained(model_store.resolve(case.baseline).path)
-    rates, first_diffs = {}, []
-    for pid in base:
-        a = tokenizer.encode(cand[pid]["text"], add_special_tokens=False)
-        b = tokenizer.encode(base[pid]["text"], add_special_tokens=False)
-        rates[pid] = token_agreement(a, b)
-        at = first_difference([str(t) for t in a], [str(t) for t in b])
-        if at is not None:
-            first_diffs.append(f"{pid}: first differing token #{at}: candidate {cand[pid]['text']!r} "
-                               f"vs baseline {base[pid]['text']!r}")
-    agreement = sum(rates.values()) / len(rates)
+    agreement, rates, first_diffs = outputs_agreement(
+        cand, base, lambda text: tokenizer.encode(text, add_special_tokens=False), ("candidate", "baseline"))
     record_property("token_agreement", agreement)
     record_property("per_prompt", rates)
     assert agreement >= threshold, (f"token agreement {agreement:.3f} below {threshold}:\n" + "\n".join(first_diffs))

@@ -5,7 +5,7 @@ import pytest
 
 from fixtures.harness.models import ModelUnavailable, ResolvedModel, build_environment, checked_digest, weights_digest
 from fixtures.harness.hardware import Gpu, kernel_signature
-from fixtures.harness.regression import pin_mismatch, pins_agreement
+from fixtures.harness.regression import outputs_agreement, pin_mismatch
 
 A, B = "a" * 64, "b" * 64
 
@@ -17,8 +17,9 @@ def encode(text: str) -> list[str]:
 def test_agreement_is_per_prompt_over_the_pins_and_a_missing_answer_counts_zero():
     pinned = {"p1": {"text": "red circle"}, "p2": {"text": "one two three four"}, "p3": {"text": "yes"}}
     now = {"p1": {"text": "red circle"}, "p2": {"text": "one two five four"}}
-    agreement, diffs = pins_agreement(now, pinned, encode)
+    agreement, rates, diffs = outputs_agreement(now, pinned, encode)
     assert agreement == pytest.approx((1.0 + 0.75 + 0.0) / 3)
+    assert rates == {"p1": 1.0, "p2": 0.75, "p3": 0.0}
     assert diffs[0].startswith("p2: first differing token #2: now 'one two five four', pinned 'one two three four'")
     assert diffs[1].startswith("p3: first differing token #0: now None")
 
