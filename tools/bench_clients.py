@@ -4,7 +4,7 @@
       [--hardware cpu] [--requests 20] [--repeats 3] [--out DIR]
 
 Starts one vLLM server for the model (as the gate does), writes the profile's requests
-once (fixtures/harness/performance/load.py), and sends them one at a time with each
+once (fixtures/harness/performance/requests.py), and sends them one at a time with each
 client in turn, alternating which goes first in each repeat: GuideLLM `synchronous`
 (as the single-stream suite does) and `vllm bench serve --max-concurrency 1` with the
 same prompts and images (`custom_image` dataset) and the same output length, EOS ignored.
@@ -22,14 +22,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from fixtures.harness.envs import cache_root, server_python
+from fixtures.harness.models import ModelStore
+from fixtures.harness.performance.guidellm import guidellm_command, run_guidellm
+from fixtures.harness.performance.requests import request_dataset
+from fixtures.harness.pool import ServerPool
+from fixtures.harness.thresholds import load_thresholds
 
-from fixtures.harness.envs import cache_root, server_python  # noqa: E402
-from fixtures.harness.models import ModelStore  # noqa: E402
-from fixtures.harness.performance.load import guidellm_command, request_dataset, run_guidellm  # noqa: E402
-from fixtures.harness.pool import ServerPool  # noqa: E402
-from fixtures.harness.thresholds import load_thresholds  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 VLLM_BENCH = ("import argparse, sys\n"
               "from vllm.benchmarks.serve import add_cli_args, main\n"

@@ -20,15 +20,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from fixtures.harness.accuracy.chat_eval import run_task
+from fixtures.harness.accuracy.tasks import vision_task
+from fixtures.harness.envs import cache_root, server_python
+from fixtures.harness.models import ModelStore
+from fixtures.harness.pool import ServerPool
+from fixtures.harness.thresholds import load_thresholds
 
-from fixtures.harness.accuracy.chat_eval import run_task  # noqa: E402
-from fixtures.harness.accuracy.tasks import vision_task  # noqa: E402
-from fixtures.harness.envs import cache_root, server_python  # noqa: E402
-from fixtures.harness.models import ModelStore  # noqa: E402
-from fixtures.harness.pool import ServerPool  # noqa: E402
-from fixtures.harness.thresholds import load_thresholds  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,10 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fixtures.harness.tiny_vlm import save_tiny_vlm  # noqa: E402
-from fixtures.harness.tiny_vlm_train import TrainConfig, train  # noqa: E402
+from fixtures.harness.tiny_vlm import save_tiny_vlm
+from fixtures.harness.tiny_vlm_train import TrainConfig, train
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,12 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from fixtures.harness.calibrate import calibration_patch
+from fixtures.harness.results import ResultsError, load_results
+from fixtures.harness.yaml_lines import ConfigError
 
-from fixtures.harness.calibrate import calibration_patch  # noqa: E402
-from fixtures.harness.results import ResultsError, load_results  # noqa: E402
-from fixtures.harness.yaml_lines import ConfigError  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,11 +19,9 @@ import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fixtures.harness.accuracy.datasets import (DATASETS_FILE, MIRROR_MANIFEST, SCHEMA_VERSION, TEXT_CACHE,  # noqa: E402
+from fixtures.harness.accuracy.datasets import (DATASETS_FILE, MIRROR_MANIFEST, SCHEMA_VERSION, TEXT_CACHE,
                                                 DatasetsFile, mirror_path, mirror_patterns)
-from fixtures.harness.yaml_lines import ConfigError, validate_file  # noqa: E402
+from fixtures.harness.yaml_lines import ConfigError, validate_file
 
 
 def pin_revisions(text: str, lines: dict, commits: dict[str, str]) -> str:

@@ -12,10 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fixtures.harness.report import compare, render  # noqa: E402
-from fixtures.harness.results import ResultsError, load_results, merge_results  # noqa: E402
+from fixtures.harness.report import compare, render
+from fixtures.harness.results import ResultsError, load_results, merge_results
 
 
 def main(argv: list[str] | None = None) -> int:

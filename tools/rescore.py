@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fixtures.harness.accuracy.metrics import MetricError, score  # noqa: E402
+from fixtures.harness.accuracy.metrics import MetricError, score
 
 
 def main(argv: list[str]) -> int:

@@ -41,8 +41,12 @@ ENV_SPECS = {
         "lock": "runner.lock",
         "steps": [("runner.txt", []), ("runner-nodeps.txt", ["--no-deps"])],
         "shares_torch": True,
+        # The project itself, editable: its pytest11 entry point loads the gate's plugin (pyproject.toml).
+        "project": True,
         "check": (
             "import torch, torchvision, transformers, llmcompressor, lm_eval, guidellm, syrupy, pytest; "
+            "from importlib.metadata import entry_points; "
+            "assert 'fixtures.gate' in {e.name for e in entry_points(group='pytest11')}, 'gate plugin not installed'; "
             "print('transformers', transformers.__version__, 'llmcompressor', llmcompressor.__version__)"
         ),
     },
@@ -92,6 +96,8 @@ def spec_hash(name: str) -> str:
     for f in files:
         h.update(f.encode())
         h.update((PINS / f).read_bytes())
+    if spec.get("project"):
+        h.update((REPO / "pyproject.toml").read_bytes())
     return h.hexdigest()
 
 
@@ -110,7 +116,8 @@ def freeze(env_dir: Path, name: str) -> None:
     lock = ENV_SPECS[name].get("lock")
     if not lock:
         return
-    frozen = subprocess.run([str(env_python(env_dir)), "-m", "pip", "freeze", "--path", str(site_packages(env_dir))],
+    frozen = subprocess.run([str(env_python(env_dir)), "-m", "pip", "freeze", "--path", str(site_packages(env_dir)),
+                             "--exclude", "vlm-quant-gate"],  # the project itself (editable) is no constraint
                             check=True, capture_output=True, text=True).stdout
     header = (f"# Exact versions resolved for the {name} environment (pip freeze of its own\n"
               "# site-packages), applied as constraints so a fresh machine installs what was\n"
@@ -146,6 +153,10 @@ def ensure_env(name: str, root: Path, torch_dir: Path | None, refreeze: bool = F
     for pin_file, flags in ENV_SPECS[name]["steps"]:
         run([py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
              *flags, "-r", str(PINS / pin_file), *constraints])
+    if ENV_SPECS[name].get("project"):
+        # Offline-safe: no build isolation (setuptools is the environment's own), no dependencies (pinned above).
+        run([py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "--no-deps",
+             "--no-build-isolation", "-e", str(REPO)])
     run([py, "-c", ENV_SPECS[name]["check"]])
     if refreeze:
         freeze(env_dir, name)

@@ -1,11 +1,14 @@
 """Text accuracy through lm-evaluation-harness: the candidate must recover its baseline's score."""
 from __future__ import annotations
 
-from fixtures.harness.accuracy.recovery import paired_recovery, pinned_recovery
+from fixtures.harness.accuracy.recovery import judged_recovery, paired_recovery, pinned_recovery
+from fixtures.harness.cases import record_judged
 
 
-def test_text_recovery(text_case, text_results, record_property):
-    case, gate = text_case, text_case.gate
+def test_text_recovery(text_case, text_results, gate_config, record_property):
+    case, gate = text_case, text_case.gate(gate_config)
+    if gate.published is not None:
+        record_property("published", gate.published.model_dump())
     candidate = dict(text_results(case.hardware, case.candidate, case.task, gate.limit))
     assert candidate, f"{case.task}: lm-eval scored no samples"
     if gate.baseline_score is None:
@@ -18,6 +21,7 @@ def test_text_recovery(text_case, text_results, record_property):
         decision = pinned_recovery(list(candidate.values()), gate.baseline_score, gate.min_recovery, gate.confidence)
     for key, value in decision.as_dict().items():
         record_property(key, value)
+    record_judged(record_property, judged_recovery(case.targets(gate_config), decision))
     summary = (f"{case.task} ({decision.method}, n={decision.n}): candidate {decision.candidate_score:.4f}, "
                f"baseline {decision.baseline_score:.4f}, recovery {decision.recovery}, "
                f"{decision.confidence:.0%} interval [{decision.lower}, {decision.upper}]")

@@ -6,7 +6,8 @@ candidate-only against a pinned baseline) must clear the task's threshold.
 """
 from __future__ import annotations
 
-from fixtures.harness.accuracy.recovery import paired_recovery, pinned_recovery
+from fixtures.harness.accuracy.recovery import judged_recovery, paired_recovery, pinned_recovery
+from fixtures.harness.cases import record_judged
 from fixtures.harness.accuracy.tasks import vision_task
 
 
@@ -16,8 +17,10 @@ def failure_summary(results) -> tuple[int, str]:
     return len(failed), examples
 
 
-def test_vision_recovery(vision_case, vision_results, record_property):
-    case, gate = vision_case, vision_case.gate
+def test_vision_recovery(vision_case, vision_results, gate_config, record_property):
+    case, gate = vision_case, vision_case.gate(gate_config)
+    if gate.published is not None:
+        record_property("published", gate.published.model_dump())
     task = vision_task(case.task)
     metric = task.metrics[0]
     record_property("metric", metric)
@@ -45,6 +48,7 @@ def test_vision_recovery(vision_case, vision_results, record_property):
         decision = pinned_recovery(cand_scores, gate.baseline_score, gate.min_recovery, gate.confidence)
     for key, value in decision.as_dict().items():
         record_property(key, value)
+    record_judged(record_property, judged_recovery(case.targets(gate_config), decision))
     summary = (f"{case.task} ({metric}, {decision.method}, n={decision.n}): candidate {decision.candidate_score:.4f}, "
                f"baseline {decision.baseline_score:.4f}, recovery {decision.recovery}, "
                f"{decision.confidence:.0%} interval [{decision.lower}, {decision.upper}]")

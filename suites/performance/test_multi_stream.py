@@ -3,18 +3,20 @@
 Each model takes a GuideLLM sweep (synchronous, throughput, and constant rates
 between them) on its multi-stream deployment. The maximum sustainable QPS is
 taken from that latency-against-load curve by the rule in
-fixtures/harness/performance/load.py (MAX_QPS_RULE); queries per dollar and the
+fixtures/harness/performance/decisions.py (MAX_QPS_RULE); queries per dollar and the
 cost reduction follow the card's formulas. A sweep that cannot decide fails with
 the reason.
 """
 from __future__ import annotations
 
+from fixtures.harness.cases import judge, record_judged
 from fixtures.harness.performance.costs import qpd_multi_stream
-from fixtures.harness.performance.load import MAX_QPS_RULE, max_sustainable_qps, record_restarts
+from fixtures.harness.performance.decisions import MAX_QPS_RULE, max_sustainable_qps
+from fixtures.harness.performance.guidellm import record_restarts
 
 
 def test_multi_stream(multi_stream_case, multi_stream_run, gate_config, record_property):
-    case, gate = multi_stream_case, multi_stream_case.gate
+    case = multi_stream_case
     hw = gate_config.hardware[case.hardware]
     expected_tokens = gate_config.profiles[case.profile].output_tokens
     roles = (("candidate", case.candidate), ("baseline", case.baseline))
@@ -43,9 +45,6 @@ def test_multi_stream(multi_stream_case, multi_stream_run, gate_config, record_p
     summary = (f"{case.profile}: max QPS {qps['candidate']:.3f} ({decisions['candidate'].at}) vs "
                f"{qps['baseline']:.3f} ({decisions['baseline'].at}), ratio {qps_ratio:.3f}; "
                f"QPD {qpd['candidate']:.0f} vs {qpd['baseline']:.0f} (cost reduction {cost_reduction:.3f})")
-    assert gate.min_qps_ratio is not None or gate.min_cost_reduction is not None, (
-        f"{case.profile}: the gate sets no multi-stream target (min_qps_ratio or min_cost_reduction)")
-    if gate.min_qps_ratio is not None:
-        assert qps_ratio >= gate.min_qps_ratio, f"{summary}: QPS ratio below {gate.min_qps_ratio}"
-    if gate.min_cost_reduction is not None:
-        assert cost_reduction >= gate.min_cost_reduction, f"{summary}: cost reduction below {gate.min_cost_reduction}"
+    judged = judge(case.targets(gate_config), {"qps_ratio": qps_ratio, "cost_reduction": cost_reduction})
+    missed = record_judged(record_property, judged)
+    assert not missed, f"{summary}: {'; '.join(missed)}"

@@ -7,12 +7,14 @@ target is judged; a run that cannot decide fails with the reason.
 """
 from __future__ import annotations
 
+from fixtures.harness.cases import judge, record_judged
 from fixtures.harness.performance.costs import qpd_single_stream
-from fixtures.harness.performance.load import quality_problems, record_restarts
+from fixtures.harness.performance.decisions import quality_problems
+from fixtures.harness.performance.guidellm import record_restarts
 
 
 def test_single_stream(single_stream_case, single_stream_run, gate_config, record_property):
-    case, gate = single_stream_case, single_stream_case.gate
+    case = single_stream_case
     hw = gate_config.hardware[case.hardware]
     expected_tokens = gate_config.profiles[case.profile].output_tokens
     roles = (("candidate", case.candidate), ("baseline", case.baseline))
@@ -37,9 +39,6 @@ def test_single_stream(single_stream_case, single_stream_run, gate_config, recor
     summary = (f"{case.profile}: latency {cand.latency_s['mean']:.3f} s vs {base.latency_s['mean']:.3f} s "
                f"(ratio {latency_ratio:.3f}), QPD {qpd['candidate']:.0f} vs {qpd['baseline']:.0f} "
                f"(cost reduction {cost_reduction:.3f}), client overhead {cand.client_overhead:.2%}/{base.client_overhead:.2%}")
-    if gate.max_latency_ratio is not None:
-        assert latency_ratio <= gate.max_latency_ratio, f"{summary}: latency ratio above {gate.max_latency_ratio}"
-    if gate.min_cost_reduction is not None:
-        assert cost_reduction >= gate.min_cost_reduction, f"{summary}: cost reduction below {gate.min_cost_reduction}"
-    assert gate.max_latency_ratio is not None or gate.min_cost_reduction is not None, (
-        f"{case.profile}: the gate sets no single-stream target (max_latency_ratio or min_cost_reduction)")
+    judged = judge(case.targets(gate_config), {"latency_ratio": latency_ratio, "cost_reduction": cost_reduction})
+    missed = record_judged(record_property, judged)
+    assert not missed, f"{summary}: {'; '.join(missed)}"

@@ -1,12 +1,13 @@
 """Regression: greedy outputs pinned per model and hardware profile, and candidate-baseline agreement."""
 from __future__ import annotations
 
+from fixtures.harness.cases import judge, record_judged
 from fixtures.harness.regression import PIN_RULE, outputs_agreement, pin_mismatch
 from fixtures.snapshots import pinned_extension, read_pins
 
 
 def test_greedy_outputs_match_their_pins(pinned_model, pinned_outputs, pin_subject, model_store, snapshot,
-                                         record_property):
+                                         gate_config, record_property):
     from transformers import AutoTokenizer  # imported here: collection stays fast
 
     hardware, model = pinned_model.hardware, pinned_model.model
@@ -26,6 +27,8 @@ def test_greedy_outputs_match_their_pins(pinned_model, pinned_outputs, pin_subje
         record_property("pin_agreement", agreement)
         exact = pins.get("weights_digest") == subject.digest and pins.get("served_on") == subject.served_on
         if not exact and not pinned_snapshot.update_snapshots:
+            if subject.built_here or pins.get("weights_digest") == subject.digest:  # judged by agreement
+                record_judged(record_property, judge(pinned_model.targets(gate_config), {"pin_agreement": agreement}))
             problem = pin_mismatch(model, pins, subject.digest, subject.served_on, subject.built_here,
                                    subject.min_pin_agreement, agreement)
             assert problem is None, problem + "\n" + "\n".join(diffs) + f"\n(the rule: {PIN_RULE})"
@@ -33,11 +36,10 @@ def test_greedy_outputs_match_their_pins(pinned_model, pinned_outputs, pin_subje
     assert current == pinned_snapshot
 
 
-def test_candidate_agrees_with_baseline(regression_case, pinned_outputs, model_store, record_property):
+def test_candidate_agrees_with_baseline(regression_case, pinned_outputs, model_store, gate_config, record_property):
     from transformers import AutoTokenizer  # imported here: collection stays fast
 
     case = regression_case
-    threshold = case.gate.regression.min_token_agreement
     cand = pinned_outputs(case.hardware, case.candidate)
     base = pinned_outputs(case.hardware, case.baseline)
     tokenizer = AutoTokenizer.from_pretrained(model_store.resolve(case.baseline).path)
@@ -45,4 +47,5 @@ def test_candidate_agrees_with_baseline(regression_case, pinned_outputs, model_s
         cand, base, lambda text: tokenizer.encode(text, add_special_tokens=False), ("candidate", "baseline"))
     record_property("token_agreement", agreement)
     record_property("per_prompt", rates)
-    assert agreement >= threshold, (f"token agreement {agreement:.3f} below {threshold}:\n" + "\n".join(first_diffs))
+    missed = record_judged(record_property, judge(case.targets(gate_config), {"token_agreement": agreement}))
+    assert not missed, "; ".join(missed) + ":\n" + "\n".join(first_diffs)

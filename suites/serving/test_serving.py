@@ -4,7 +4,9 @@ from __future__ import annotations
 import requests
 
 
-def test_answers_a_chat_request(deployment, endpoint):
+def test_answers_a_chat_request(deployment, endpoints):
+    # The server is asked for here, in the test: a server that cannot start fails this check.
+    endpoint = endpoints(deployment.hardware, deployment.model, deployment.mode)
     resp = requests.post(f"{endpoint.base_url}/v1/chat/completions", headers=endpoint.headers, timeout=300, json={
         "model": endpoint.model, "temperature": 0, "max_tokens": 8,
         "messages": [{"role": "user", "content": "Reply with one word: hello."}],

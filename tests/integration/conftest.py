@@ -30,7 +30,7 @@ def tiny_gate_yaml(bf16_dir: Path, recipe: Path = RECIPE, dataset: str = "genera
     server_args = '["--max-model-len", "2048", "--dtype", "bfloat16", "--enforce-eager"]'
     return head + (
         "models:\n"
-        f"  tiny-bf16:\n    fetch: {bf16_dir}\n    server_args: {server_args}\n"
+        f"  tiny-bf16:\n    fetch: {bf16_dir}\n    scheme: bf16\n    server_args: {server_args}\n"
         f"  tiny-w8a8:\n    build:\n      base: tiny-bf16\n      recipe: {recipe}\n"
         f"      calibration: {{dataset: {dataset}, samples: 8, max_seq_length: 512}}\n"
         f"    server_args: {server_args}\n")

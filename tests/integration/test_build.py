@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.harness.checkpoint_audit import audit_w8a8
+from fixtures.harness.conformance import check_checkpoint, recipe_scheme, tensor_table
 from fixtures.harness.models import MANIFEST, BuildFailed, ModelStore, ModelUnavailable, fetch
 from fixtures.harness.thresholds import load_thresholds
 
-from .conftest import REPO, tiny_gate_yaml
+from .conftest import RECIPE, REPO, tiny_gate_yaml
 
 
 def store_for(tmp_path: Path, gate_yaml: str, cache: Path | None = None) -> ModelStore:
@@ -25,12 +25,13 @@ def store_for(tmp_path: Path, gate_yaml: str, cache: Path | None = None) -> Mode
 
 
 def test_w8a8_keeps_vision_tower_projector_and_lm_head_and_quantizes_every_other_linear(tiny_w8a8):
-    audit = audit_w8a8(tiny_w8a8.path)
-    assert audit.problems == []
-    assert len(audit.int8) == 14  # 2 decoder layers x (q, k, v, o, gate, up, down)
-    assert any("vision_tower" in k for k in audit.kept)
-    assert any("multi_modal_projector" in k for k in audit.kept)
-    assert any("lm_head" in k for k in audit.kept)
+    assert check_checkpoint("tiny-w8a8", tiny_w8a8.path, *recipe_scheme(RECIPE)).problems == ()
+    table = tensor_table(tiny_w8a8.path)
+    int8 = [k for k, t in table.items() if t["dtype"] == "I8"]
+    assert len(int8) == 14  # 2 decoder layers x (q, k, v, o, gate, up, down)
+    assert all(k.startswith("language_model.model.layers.") for k in int8)
+    for kept in ("vision_tower", "multi_modal_projector", "lm_head"):
+        assert any(kept in k and t["dtype"] == "BF16" for k, t in table.items())
     config = json.loads((tiny_w8a8.path / "config.json").read_text())
     assert config["quantization_config"]["quant_method"] == "compressed-tensors"
 

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from fixtures.harness.performance.load import guidellm_command, run_guidellm
+from fixtures.harness.performance.guidellm import guidellm_command, run_guidellm
+
 from fixtures.harness.pool import Endpoint
 from fixtures.harness.server import ServerSpec, VLLMServer
 from fixtures.harness.thresholds import LoadSettings, UseCaseProfile

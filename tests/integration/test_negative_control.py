@@ -56,9 +56,9 @@ hardware:
   h100: {{marker: h100, gpu_name: H100, price: {{usd_per_hour: 3.18, per: gpu, source: t, observed: 2025-02-18}}}}
   h200: {{marker: h200, gpu_name: H200, price: {{usd_per_hour: 2.25, per: gpu, source: t, observed: 2026-06-01}}}}
 models:
-  bf16: {{fetch: {bf16.path}, server_args: {args}}}
-  w8a8: {{fetch: {w8a8.path}, server_args: {args}}}
-  degraded: {{fetch: {degraded}, server_args: {args}}}
+  bf16: {{fetch: {bf16.path}, scheme: bf16, server_args: {args}}}
+  w8a8: {{fetch: {w8a8.path}, scheme: w8a8-int8, server_args: {args}}}
+  degraded: {{fetch: {degraded}, scheme: bf16, server_args: {args}}}
 """
     path = tmp_path / "thresholds.yaml"
     path.write_text(gate)
@@ -68,7 +68,7 @@ models:
         cwd=REPO, capture_output=True, text=True, timeout=1500)
     out = proc.stdout
     test = "suites/accuracy/test_vision_recovery.py::test_vision_recovery"
-    assert f"PASSED {test}[cpu-w8a8-embedded-vqa-recovery>={THRESHOLD:g}]" in out, out[-4000:]
-    assert f"FAILED {test}[cpu-degraded-embedded-vqa-recovery>={THRESHOLD:g}]" in out
+    assert f"PASSED {test}[cpu-w8a8-embedded-vqa]" in out, out[-4000:]
+    assert f"FAILED {test}[cpu-degraded-embedded-vqa]" in out
     assert "AssertionError: FAIL: embedded-vqa (vqa_match, paired bootstrap, n=240)" in out, out[-4000:]
     assert "short by" in out, out[-4000:]

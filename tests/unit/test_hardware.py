@@ -34,3 +34,56 @@ def test_wrong_gpu_model_is_refused():
 
 def test_enough_matching_gpus_pass():
     assert missing_hardware("a100", CFG.hardware["a100"], 4, gpus=a100s(4)) is None
+
+
+class _FakeNvml:
+    """Stands in for nvidia-ml-py's module: the driver's failures are what is tested, not NVML."""
+
+    class NVMLError(Exception):
+        pass
+
+    class NVMLError_LibraryNotFound(NVMLError):
+        pass
+
+    class NVMLError_DriverNotLoaded(NVMLError):
+        def __str__(self) -> str:
+            return "Driver Not Loaded"
+
+    def __init__(self, init_error: Exception | None):
+        self.init_error = init_error
+
+    def nvmlInit(self):
+        if self.init_error is not None:
+            raise self.init_error
+
+    def nvmlShutdown(self):
+        pass
+
+
+def _with_nvml(monkeypatch, error_name: str | None, smi: bool = False):
+    import sys
+    fake = _FakeNvml(None)
+    if error_name:
+        fake.init_error = getattr(_FakeNvml, error_name)()
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setattr("fixtures.harness.hardware.shutil.which", lambda name: None if not smi else "/x/nvidia-smi")
+
+
+def test_no_nvml_library_is_no_gpu(monkeypatch):
+    from fixtures.harness.hardware import detect_gpus
+    _with_nvml(monkeypatch, "NVMLError_LibraryNotFound")
+    assert detect_gpus() == []
+
+
+def test_a_broken_driver_is_reported_with_its_message_not_as_no_gpu(monkeypatch):
+    from fixtures.harness.hardware import GpuDetectionError, detect_gpus, kernel_signature
+    _with_nvml(monkeypatch, "NVMLError_DriverNotLoaded")
+    try:
+        detect_gpus()
+    except GpuDetectionError as exc:
+        assert "NVML could not start: Driver Not Loaded" in str(exc)
+    else:
+        raise AssertionError("a driver that fails must not read as no GPU")
+    reason = missing_hardware("a100", CFG.hardware["a100"], 4)
+    assert reason.startswith("hardware profile 'a100' needs 4 x A100 GPU(s); NVML could not start: Driver Not Loaded")
+    assert "Driver Not Loaded" in kernel_signature()

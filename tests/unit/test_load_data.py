@@ -6,7 +6,8 @@ import random
 
 from PIL import Image
 
-from fixtures.harness.performance.load import prompt_of_tokens, request_dataset
+from fixtures.harness.performance.requests import prompt_of_tokens, request_dataset
+
 from fixtures.harness.thresholds import UseCaseProfile
 from fixtures.harness.tiny_vlm import make_tiny_vlm
 
@@ -45,7 +46,7 @@ def test_image_only_profile_sends_no_text(tmp_path):
 
 
 def test_client_overhead_leaves_out_the_loader_start_up_sample():
-    from fixtures.harness.performance.load import delay_after_start
+    from fixtures.harness.performance.guidellm import delay_after_start
     # A real single-stream run: 22 samples, one of 0.397 s (the loader starting), the rest about 1-3 ms.
     delay = {"mean": 0.021153730636445867, "max": 0.3968743960003849, "count": 22}
     assert abs(delay_after_start(delay) - (0.4653820740018091 - 0.3968743960003849) / 21) < 1e-12
@@ -54,7 +55,7 @@ def test_client_overhead_leaves_out_the_loader_start_up_sample():
 
 
 def test_guidellm_counts_its_warm_up_in_requests_and_prepares_few_rows_ahead(tmp_path):
-    from fixtures.harness.performance.load import guidellm_command
+    from fixtures.harness.performance.guidellm import guidellm_command
     from fixtures.harness.thresholds import LoadSettings
     profile = UseCaseProfile(width=64, height=48, prompt_tokens=0, output_tokens=8)
     cmd = guidellm_command("http://h:1", "m", "/tok", "cap", profile, "synchronous",

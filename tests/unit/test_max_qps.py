@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.harness.performance.load import LoadFigures, max_sustainable_qps
+from fixtures.harness.performance.decisions import max_sustainable_qps
+
+from fixtures.harness.performance.guidellm import LoadFigures
 from fixtures.harness.thresholds import LoadSettings
 
 SETTINGS = LoadSettings(max_client_overhead=0.05, min_completed=10, max_latency_factor=3.0, min_rate_kept=0.9)

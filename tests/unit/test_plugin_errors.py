@@ -4,8 +4,11 @@ Each case runs pytest for real, in a subprocess, on a real malformed file.
 """
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,8 +18,9 @@ DATA = Path(__file__).parents[1] / "data" / "thresholds"
 
 
 def run_gate(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GATE_ARTIFACTS_DIR": tempfile.mkdtemp(prefix="gate-artifacts-")}  # not the repository's
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.mark.parametrize("file, expected", [
@@ -28,6 +32,14 @@ def run_gate(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
     ("percent_baseline.yaml", ":15: hardware.cpu.gates[0].accuracy.tasks.mmmu.baseline_score: Input should be less "
                               "than or equal to 1"),
     ("published_mismatch.yaml", "recovery 1.0502 is not candidate_score / baseline_score (0.6389 / 0.6356 = 1.0052)"),
+    # A target a mode does not read, or a key a text task does not read, is refused where it is written.
+    ("unread_mode_key.yaml", ":17: hardware.cpu.gates[0].performance.single_stream.captioning.min_qps_ratio: "
+                             "unknown key"),
+    ("text_failure_rate.yaml", ":14: hardware.cpu.gates[0].accuracy.tasks.embedded-mc.max_failure_rate: not read "
+                               "for a text task"),
+    ("published_baseline_drift.yaml", ":14: hardware.cpu.gates[0].accuracy.tasks.mmmu: Value error, "
+                                      "published.baseline_score 0.64 differs from baseline_score 0.6356"),
+    ("renamed_warmup.yaml", ":7: hardware.cpu.load: Value error, 'warmup' is now 'warmup_requests'"),
 ])
 def test_bad_thresholds_stop_the_run_naming_the_problem(file, expected):
     proc = run_gate("--thresholds", str(DATA / file), "--collect-only", "suites")
@@ -62,13 +74,31 @@ def test_unreachable_server_url_fails_naming_the_url():
     assert "--server-url http://127.0.0.1:9/v1: not reachable" in proc.stdout
 
 
-def test_gpu_tests_are_collected_and_skipped_without_the_gpu():
-    proc = run_gate("-m", "a100", "-q", "suites")
-    assert proc.returncode == 0, proc.stdout
+def test_gpu_checks_skipped_without_the_gpu_leave_the_verdict_incomplete(tmp_path):
+    proc = run_gate("-m", "a100", "-q", "--artifacts-dir", str(tmp_path), "suites")
+    assert proc.returncode == 1, proc.stdout  # INCOMPLETE is not a success
     assert "skipped" in proc.stdout and "this host has no NVIDIA GPU" in proc.stdout
+    assert "VERDICT: INCOMPLETE: 26 of 26 selected check(s) not decided" in proc.stdout
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["verdict"]["verdict"] == "INCOMPLETE" and len(doc["selection"]["checks"]) == 26
 
 
-def test_require_hardware_turns_the_skip_into_a_failure():
-    proc = run_gate("-m", "a100", "-q", "--require-hardware", "suites")
+def test_require_hardware_turns_the_skip_into_a_failure(tmp_path):
+    proc = run_gate("-m", "a100", "-q", "--require-hardware", "--artifacts-dir", str(tmp_path), "suites")
     assert proc.returncode == 1, proc.stdout
     assert "needs 4 x A100 GPU(s); this host has no NVIDIA GPU" in proc.stdout
+
+
+@pytest.mark.parametrize("form", ["two tokens", "equals"])
+def test_a_thresholds_copy_outside_the_repository_works_without_a_test_path(tmp_path, form):
+    # A real copy, in a folder outside the repository: its relative recipe and model paths
+    # (fixtures/...) are found in the suite's root, and pytest's rootdir moving to the copy's
+    # folder no longer hides the gate's options (the plugin is an installed entry point).
+    copy = tmp_path / "elsewhere" / "copy.yaml"
+    copy.parent.mkdir()
+    copy.write_text((REPO / "thresholds.yaml").read_text())
+    option = ["--thresholds", str(copy)] if form == "two tokens" else [f"--thresholds={copy}"]
+    proc = run_gate(*option, "-m", "smoke", "--collect-only", "-q")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "24/" in proc.stdout and "tests collected" in proc.stdout, proc.stdout[-2000:]
+    assert "test_checkpoint_matches_its_scheme[cpu-tiny-vlm-w8a8]" in proc.stdout

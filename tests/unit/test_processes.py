@@ -9,7 +9,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fixtures.harness.performance.load import LoadTestError, run_guidellm
+from fixtures.harness.performance.guidellm import LoadTestError, run_guidellm
+
 from fixtures.harness.processes import Stopped, run_watched
 from fixtures.harness.thresholds import LoadSettings
 
