@@ -9,10 +9,12 @@ def test_text_recovery(text_case, text_results, gate_config, record_property):
     case, gate = text_case, text_case.gate(gate_config)
     if gate.published is not None:
         record_property("published", gate.published.model_dump())
-    candidate = dict(text_results(case.hardware, case.candidate, case.task, gate.limit))
+    models = [case.candidate] + ([case.baseline] if gate.baseline_score is None else [])
+    scores = [dict(s) for s in text_results.side_by_side(case.hardware, models, case.task, gate.limit)]
+    candidate = scores[0]
     assert candidate, f"{case.task}: lm-eval scored no samples"
     if gate.baseline_score is None:
-        baseline = dict(text_results(case.hardware, case.baseline, case.task, gate.limit))
+        baseline = scores[1]
         assert candidate.keys() == baseline.keys(), f"{case.task}: the two models were scored on different samples"
         ids = sorted(candidate)
         decision = paired_recovery([candidate[i] for i in ids], [baseline[i] for i in ids],

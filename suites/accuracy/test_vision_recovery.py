@@ -25,9 +25,8 @@ def test_vision_recovery(vision_case, vision_results, gate_config, record_proper
     metric = task.metrics[0]
     record_property("metric", metric)
     record_property("dataset", task.source)
-    runs = {case.candidate: vision_results(case.hardware, case.candidate, case.task, gate.limit)}
-    if gate.baseline_score is None:
-        runs[case.baseline] = vision_results(case.hardware, case.baseline, case.task, gate.limit)
+    models = [case.candidate] + ([case.baseline] if gate.baseline_score is None else [])
+    runs = dict(zip(models, vision_results.side_by_side(case.hardware, models, case.task, gate.limit)))
     failures = {model: failure_summary(run.results) for model, (run, _) in runs.items()}
     record_property("eval_throughput", {model: run.throughput() for model, (run, _) in runs.items()})
     record_property("failed_samples", {model: n for model, (n, _) in failures.items()})

@@ -14,6 +14,7 @@ import pytest
 from fixtures.harness.conformance import check_checkpoint, recipe_scheme, tensor_table
 from fixtures.harness.models import MANIFEST, BuildFailed, ModelStore, ModelUnavailable, fetch
 from fixtures.harness.thresholds import load_thresholds
+from fixtures.harness.yaml_lines import ConfigError
 
 from .conftest import RECIPE, REPO, tiny_gate_yaml
 
@@ -66,12 +67,11 @@ def test_interrupted_build_leaves_nothing_trusted(tiny_vlm_dir, tmp_path):
     gate = tmp_path / "thresholds.yaml"
     gate.write_text(tiny_gate_yaml(tiny_vlm_dir))
     cache = tmp_path / "cache"
-    code = ("import sys; sys.path.insert(0, %r)\n"
-            "from pathlib import Path\n"
+    code = ("from pathlib import Path\n"
             "from fixtures.harness.models import ModelStore\n"
             "from fixtures.harness.thresholds import load_thresholds\n"
             "ModelStore(load_thresholds(%r), Path(%r), Path(%r)).resolve('tiny-w8a8')\n"
-            ) % (str(REPO), str(gate), str(tmp_path), str(cache))
+            ) % (str(gate), str(tmp_path), str(cache))
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
     deadline = time.monotonic() + 120
     while not list((cache / "models").glob("tiny-w8a8-*.partial-*")) and time.monotonic() < deadline:
@@ -89,10 +89,20 @@ def test_interrupted_build_leaves_nothing_trusted(tiny_vlm_dir, tmp_path):
 def test_recipe_that_does_not_parse_is_a_clear_error(tiny_vlm_dir, tmp_path):
     recipe = tmp_path / "broken.yaml"
     recipe.write_text("quant_stage:\n  quant_modifiers:\n    NoSuchModifier: {targets: [Linear]}\n")
-    store = store_for(tmp_path, tiny_gate_yaml(tiny_vlm_dir, recipe=recipe))
+    # The gate cannot read a scheme from it, so the entry declares one; llm-compressor then refuses the recipe.
+    gate = tiny_gate_yaml(tiny_vlm_dir, recipe=recipe).replace("  tiny-w8a8:\n", "  tiny-w8a8:\n    scheme: w8a8-int8\n")
+    store = store_for(tmp_path, gate)
     with pytest.raises(BuildFailed, match=r"building model 'tiny-w8a8' failed(.|\n)*does not parse"):
         store.resolve("tiny-w8a8")
     assert not list((tmp_path / "cache").glob("models/tiny-w8a8-*"))
+
+
+def test_a_recipe_without_a_scheme_the_gate_reads_must_declare_one(tiny_vlm_dir, tmp_path):
+    recipe = tmp_path / "custom.yaml"
+    recipe.write_text("quant_stage:\n  quant_modifiers:\n    NoSuchModifier: {targets: [Linear]}\n")
+    with pytest.raises(ConfigError, match=r"models\.tiny-w8a8\.build\.recipe: .*expected one quantization modifier "
+                                          r"with a `scheme`, found 0; declare models\.tiny-w8a8\.scheme"):
+        store_for(tmp_path, tiny_gate_yaml(tiny_vlm_dir, recipe=recipe))
 
 
 def test_calibration_with_no_rows_is_a_clear_error(tiny_vlm_dir, tmp_path):

@@ -163,9 +163,8 @@ def test_throughput_compares_the_run_with_n_over_c_request_times():
 
 
 def test_mirror_tool_pins_revisions_in_place():
-    import sys
-    sys.path.insert(0, str(Path(__file__).parents[2] / "tools"))
-    from mirror_datasets import pin_revisions
+    from tests.tool_modules import load_tool
+    pin_revisions = load_tool("mirror_datasets").pin_revisions
 
     from fixtures.harness.accuracy.datasets import DATASETS_FILE
     from fixtures.harness.yaml_lines import load_with_lines

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[2] / "tools"))
-import offline_bundle as ob  # noqa: E402
+from tests.tool_modules import load_tool
+
+ob = load_tool("offline_bundle")
 
 
 def test_host_package_lists_in_every_pip_format():

@@ -102,3 +102,16 @@ def test_a_thresholds_copy_outside_the_repository_works_without_a_test_path(tmp_
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "24/" in proc.stdout and "tests collected" in proc.stdout, proc.stdout[-2000:]
     assert "test_checkpoint_matches_its_scheme[cpu-tiny-vlm-w8a8]" in proc.stdout
+
+
+def test_a_server_that_cannot_start_fails_its_checks(tmp_path):
+    # The runner's own Python has no vLLM: the server dies at start-up, and the check that needed it fails
+    # (FAIL, not INCOMPLETE), with the server's log tail.
+    proc = run_gate("-m", "smoke", "-k", "serving and tiny-vlm-bf16-single", "--max-live-servers", "1",
+                    "--server-python", sys.executable, "--artifacts-dir", str(tmp_path), timeout=600)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "FAILED suites/serving/test_serving.py::test_answers_a_chat_request[cpu-tiny-vlm-bf16-single_stream]" \
+        in proc.stdout
+    assert "No module named 'vllm'" in proc.stdout, proc.stdout[-3000:]
+    assert "VERDICT: FAIL: 1 check(s) failed" in proc.stdout
+    assert "selection narrowed by -k" in proc.stdout
