@@ -154,9 +154,11 @@ def ensure_env(name: str, root: Path, torch_dir: Path | None, refreeze: bool = F
         run([py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
              *flags, "-r", str(PINS / pin_file), *constraints])
     if ENV_SPECS[name].get("project"):
-        # Offline-safe: no build isolation (setuptools is the environment's own), no dependencies (pinned above).
-        run([py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "--no-deps",
-             "--no-build-isolation", "-e", str(REPO)])
+        # No build isolation (the environment's own setuptools builds it: a no-op install where a venv brought
+        # one, as Python 3.11's does; Python 3.12's venvs bring none), no dependencies (pinned above).
+        pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
+        run([*pip, "setuptools>=64"])
+        run([*pip, "--no-deps", "--no-build-isolation", "-e", str(REPO)])
     run([py, "-c", ENV_SPECS[name]["check"]])
     if refreeze:
         freeze(env_dir, name)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fixtures.harness.accuracy.recovery import judged_recovery, paired_recovery, pinned_recovery
-from fixtures.harness.cases import record_judged
+from fixtures.recording import record_judged
 
 
 def test_text_recovery(text_case, text_results, gate_config, record_property):

@@ -7,8 +7,8 @@ candidate-only against a pinned baseline) must clear the task's threshold.
 from __future__ import annotations
 
 from fixtures.harness.accuracy.recovery import judged_recovery, paired_recovery, pinned_recovery
-from fixtures.harness.cases import record_judged
 from fixtures.harness.accuracy.tasks import vision_task
+from fixtures.recording import record_judged
 
 
 def failure_summary(results) -> tuple[int, str]:

@@ -9,10 +9,10 @@ the reason.
 """
 from __future__ import annotations
 
-from fixtures.harness.cases import judge, record_judged
+from fixtures.harness.cases import judge
 from fixtures.harness.performance.costs import qpd_multi_stream
 from fixtures.harness.performance.decisions import MAX_QPS_RULE, max_sustainable_qps
-from fixtures.harness.performance.guidellm import record_restarts
+from fixtures.recording import record_judged, record_restarts
 
 
 def test_multi_stream(multi_stream_case, multi_stream_run, gate_config, record_property):

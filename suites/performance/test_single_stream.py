@@ -7,10 +7,10 @@ target is judged; a run that cannot decide fails with the reason.
 """
 from __future__ import annotations
 
-from fixtures.harness.cases import judge, record_judged
+from fixtures.harness.cases import judge
 from fixtures.harness.performance.costs import qpd_single_stream
 from fixtures.harness.performance.decisions import quality_problems
-from fixtures.harness.performance.guidellm import record_restarts
+from fixtures.recording import record_judged, record_restarts
 
 
 def test_single_stream(single_stream_case, single_stream_run, gate_config, record_property):

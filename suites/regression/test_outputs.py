@@ -1,9 +1,10 @@
 """Regression: greedy outputs pinned per model and hardware profile, and candidate-baseline agreement."""
 from __future__ import annotations
 
-from fixtures.harness.cases import judge, record_judged
+from fixtures.harness.cases import judge
 from fixtures.harness.regression import PIN_RULE, outputs_agreement, pin_mismatch
 from fixtures.snapshots import pinned_extension, read_pins
+from fixtures.recording import record_judged
 
 
 def test_greedy_outputs_match_their_pins(pinned_model, pinned_outputs, pin_subject, model_store, snapshot,

@@ -77,4 +77,4 @@ def test_a_file_without_judgements_calibrates_nothing(tmp_path):
     shutil.copy(REPO / "thresholds.yaml", thresholds)
     old = load_results(DATA.with_name("smoke_cpu_v1.json"))  # schema 1: no key paths were recorded
     diff, notes = calibration_patch(thresholds, [old, old, old], 0.10)
-    assert diff == "" and notes == []
+    assert diff == "" and len(notes) == 3 and "records no target key paths; it calibrates nothing" in notes[0]

@@ -17,9 +17,9 @@ REPO = Path(__file__).parents[2]
 DATA = Path(__file__).parents[1] / "data" / "thresholds"
 
 
-def run_gate(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+def run_gate(*args: str, timeout: int = 120, cwd: Path = REPO) -> subprocess.CompletedProcess:
     env = {**os.environ, "GATE_ARTIFACTS_DIR": tempfile.mkdtemp(prefix="gate-artifacts-")}  # not the repository's
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -89,8 +89,9 @@ def test_require_hardware_turns_the_skip_into_a_failure(tmp_path):
     assert "needs 4 x A100 GPU(s); this host has no NVIDIA GPU" in proc.stdout
 
 
-@pytest.mark.parametrize("form", ["two tokens", "equals"])
-def test_a_thresholds_copy_outside_the_repository_works_without_a_test_path(tmp_path, form):
+@pytest.mark.parametrize("form, where", [("two tokens", "repository"), ("equals", "repository"),
+                                         ("two tokens", "elsewhere")])
+def test_a_thresholds_copy_outside_the_repository_works_without_a_test_path(tmp_path, form, where):
     # A real copy, in a folder outside the repository: its relative recipe and model paths
     # (fixtures/...) are found in the suite's root, and pytest's rootdir moving to the copy's
     # folder no longer hides the gate's options (the plugin is an installed entry point).
@@ -98,7 +99,7 @@ def test_a_thresholds_copy_outside_the_repository_works_without_a_test_path(tmp_
     copy.parent.mkdir()
     copy.write_text((REPO / "thresholds.yaml").read_text())
     option = ["--thresholds", str(copy)] if form == "two tokens" else [f"--thresholds={copy}"]
-    proc = run_gate(*option, "-m", "smoke", "--collect-only", "-q")
+    proc = run_gate(*option, "-m", "smoke", "--collect-only", "-q", cwd=REPO if where == "repository" else tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "24/" in proc.stdout and "tests collected" in proc.stdout, proc.stdout[-2000:]
     assert "test_checkpoint_matches_its_scheme[cpu-tiny-vlm-w8a8]" in proc.stdout

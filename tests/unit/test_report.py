@@ -88,8 +88,8 @@ def test_verdict_passes_only_when_every_selected_check_was_decided_and_held():
                                     "set-up), test_never (not run)")
     assert incomplete["undecided"] == ["a::test_z", "a::test_e", "a::test_never"]
     assert verdict([], [])["verdict"] == "INCOMPLETE"
-    # a check that passed and then failed in teardown counts as failed
-    assert verdict([passed, {**passed, "outcome": "failed"}], ["a::test_x"])["verdict"] == "FAIL"
+    # a check that passed and then failed its teardown (as record_of writes it: "error") is not decided
+    assert verdict([passed, {**passed, "outcome": "error"}], ["a::test_x"])["verdict"] == "INCOMPLETE"
 
 
 def test_a_merge_judges_every_shards_selection():
@@ -99,6 +99,11 @@ def test_a_merge_judges_every_shards_selection():
     never_ran = shard(["a::y"], [])
     merged = merge_results([ran, never_ran], ["1.json", "2.json"])
     assert merged["verdict"]["verdict"] == "INCOMPLETE" and merged["verdict"]["undecided"] == ["a::y"]
+    # a failed call and its teardown error stay one failure; a file without a selection adds what it ran
+    failed = shard(["a::z"], [{"nodeid": "a::z", "outcome": "failed"}, {"nodeid": "a::z", "outcome": "error"}])
+    v1 = {**shard([], [{"nodeid": "a::w", "outcome": "skipped"}]), "selection": None}
+    merged = merge_results([ran, failed, v1], ["1.json", "3.json", "4.json"])
+    assert merged["verdict"]["verdict"] == "FAIL" and merged["selection"]["checks"] == ["a::x", "a::z", "a::w"]
 
 
 def test_an_interrupted_run_keeps_what_it_measured(tmp_path):

@@ -1,0 +1,108 @@
+"""Checkpoint conformance on small checkpoints written here in the real formats (safetensors, compressed-tensors
+config): each scheme's layout passes, and what another scheme or a broken checkpoint looks like is refused."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from fixtures.harness.conformance import DEFAULT_KEEP, check_checkpoint
+
+OUT, IN = 8, 32
+LINEAR = "language_model.model.layers.0.mlp.down_proj"
+KEPT = ("language_model.lm_head", "vision_tower.transformer.layers.0.attention.q_proj")
+
+
+def group(weights: dict, activations: dict | None) -> dict:
+    return {"quant_method": "compressed-tensors", "format": "x", "ignore": list(KEPT),
+            "config_groups": {"group_0": {"targets": ["Linear"], "weights": weights, "input_activations": activations}}}
+
+
+SCHEMES = {
+    "w8a8-int8": ({LINEAR + ".weight": torch.zeros(OUT, IN, dtype=torch.int8),
+                   LINEAR + ".weight_scale": torch.ones(OUT, 1, dtype=torch.bfloat16)},
+                  group({"num_bits": 8, "type": "int", "strategy": "channel"},
+                        {"num_bits": 8, "type": "int", "strategy": "token", "dynamic": True})),
+    "fp8-dynamic": ({LINEAR + ".weight": torch.zeros(OUT, IN, dtype=torch.float8_e4m3fn),
+                     LINEAR + ".weight_scale": torch.ones(OUT, 1, dtype=torch.bfloat16)},
+                    group({"num_bits": 8, "type": "float", "strategy": "channel"},
+                          {"num_bits": 8, "type": "float", "strategy": "token", "dynamic": True})),
+    "w4a16": ({LINEAR + ".weight_packed": torch.zeros(OUT, IN // 8, dtype=torch.int32),
+               LINEAR + ".weight_scale": torch.ones(OUT, 1, dtype=torch.bfloat16),
+               LINEAR + ".weight_shape": torch.tensor([OUT, IN])},
+              group({"num_bits": 4, "type": "int", "strategy": "group", "group_size": 32}, None)),
+    "bf16": ({LINEAR + ".weight": torch.zeros(OUT, IN, dtype=torch.bfloat16)}, None),
+}
+
+
+def write(folder, tensors: dict, quantization: dict | None, shards: int = 1):
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {**tensors, **{k + ".weight": torch.zeros(OUT, IN, dtype=torch.bfloat16) for k in KEPT},
+               "language_model.model.embed_tokens.weight": torch.zeros(100, IN, dtype=torch.bfloat16),
+               "language_model.model.norm.weight": torch.zeros(IN, dtype=torch.bfloat16)}
+    config = {"architectures": ["LlavaForConditionalGeneration"]}
+    if quantization:
+        config["quantization_config"] = quantization
+    (folder / "config.json").write_text(json.dumps(config))
+    names = sorted(tensors)
+    if shards == 1:
+        save_file(tensors, folder / "model.safetensors")
+        return folder
+    weight_map = {}
+    for i in range(shards):
+        part = {n: tensors[n] for n in names[i::shards]}
+        fname = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+        save_file(part, folder / fname)
+        weight_map |= {n: fname for n in part}
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    return folder
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_each_schemes_layout_conforms_and_no_other_scheme_accepts_it(tmp_path, scheme):
+    folder = write(tmp_path / scheme, *SCHEMES[scheme])
+    checked = check_checkpoint("m", folder, scheme, DEFAULT_KEEP)
+    assert checked.problems == () and checked.linear_layers == 3  # the linear layer and the two kept ones
+    for other in SCHEMES:
+        if other != scheme:
+            assert check_checkpoint("m", folder, other, DEFAULT_KEEP).problems, (scheme, other)
+
+
+def test_a_sharded_checkpoint_is_read_through_its_index(tmp_path):
+    folder = write(tmp_path / "sharded", *SCHEMES["w8a8-int8"], shards=2)
+    assert check_checkpoint("m", folder, "w8a8-int8", DEFAULT_KEEP).problems == ()
+    (folder / "model-00002-of-00002.safetensors").unlink()
+    problem = check_checkpoint("m", folder, "w8a8-int8", DEFAULT_KEEP).problems[0]
+    assert "names 1 file(s) that are not there, e.g. model-00002-of-00002.safetensors" in problem
+
+
+def test_a_model_that_carries_only_its_config_is_checked_on_its_config(tmp_path):
+    folder = write(tmp_path / "full", *SCHEMES["w4a16"])
+    for f in folder.glob("*.safetensors"):
+        f.unlink()
+    assert check_checkpoint("m", folder, "w4a16", DEFAULT_KEEP).problems == ()
+    problems = check_checkpoint("m", folder, "w8a8-int8", DEFAULT_KEEP).problems
+    assert "quantization_config.config_groups.group_0.weights.num_bits is 4; w8a8-int8 needs 8" in problems
+
+
+def test_weights_that_are_not_safetensors_are_refused(tmp_path):
+    folder = write(tmp_path / "bin", *SCHEMES["bf16"])
+    (folder / "model.safetensors").unlink()
+    torch.save({}, folder / "pytorch_model.bin")
+    problem = check_checkpoint("m", folder, "bf16", DEFAULT_KEEP).problems[0]
+    assert "weights in pytorch_model.bin, not safetensors" in problem
+
+
+def test_a_kept_module_that_was_quantized_is_named(tmp_path):
+    tensors, quant = SCHEMES["w8a8-int8"]
+    folder = write(tmp_path / "over", tensors, quant)
+    over = {**tensors, KEPT[1] + ".weight": torch.zeros(OUT, IN, dtype=torch.int8),
+            KEPT[1] + ".weight_scale": torch.ones(OUT, 1, dtype=torch.bfloat16)}
+    save_file({**over, **{KEPT[0] + ".weight": torch.zeros(OUT, IN, dtype=torch.bfloat16),
+                          "language_model.model.norm.weight": torch.zeros(IN, dtype=torch.bfloat16)}},
+              folder / "model.safetensors")
+    checked = check_checkpoint("tiny", folder, "w8a8-int8", DEFAULT_KEEP)
+    assert checked.message.startswith(f"tiny ({folder}) is not w8a8-int8: {KEPT[1]}.weight is I8 with a weight_scale; "
+                                      "the ignore list keeps it unquantized")
