@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from fixtures.harness.accuracy.recovery import judged_recovery, paired_recovery, pinned_recovery
-from fixtures.recording import record_judged
+from fixtures.recording import record_judged, record_published
 
 
 def test_text_recovery(text_case, text_results, gate_config, record_property):
     case, gate = text_case, text_case.gate(gate_config)
-    if gate.published is not None:
-        record_property("published", gate.published.model_dump())
+    record_published(record_property, gate.published)
     models = [case.candidate] + ([case.baseline] if gate.baseline_score is None else [])
     scores = [dict(s) for s in text_results.side_by_side(case.hardware, models, case.task, gate.limit)]
     candidate = scores[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fixtures.harness.accuracy.recovery import judged_recovery, paired_recovery, pinned_recovery
 from fixtures.harness.accuracy.tasks import vision_task
-from fixtures.recording import record_judged
+from fixtures.recording import record_judged, record_published
 
 
 def failure_summary(results) -> tuple[int, str]:
@@ -19,8 +19,7 @@ def failure_summary(results) -> tuple[int, str]:
 
 def test_vision_recovery(vision_case, vision_results, gate_config, record_property):
     case, gate = vision_case, vision_case.gate(gate_config)
-    if gate.published is not None:
-        record_property("published", gate.published.model_dump())
+    record_published(record_property, gate.published)
     task = vision_task(case.task)
     metric = task.metrics[0]
     record_property("metric", metric)

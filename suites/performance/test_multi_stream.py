@@ -12,11 +12,13 @@ from __future__ import annotations
 from fixtures.harness.cases import judge
 from fixtures.harness.performance.costs import qpd_multi_stream
 from fixtures.harness.performance.decisions import MAX_QPS_RULE, max_sustainable_qps
-from fixtures.recording import record_judged, record_restarts
+from fixtures.recording import record_judged, record_published, record_restarts
 
 
 def test_multi_stream(multi_stream_case, multi_stream_run, gate_config, record_property):
     case = multi_stream_case
+    record_published(record_property, case.gate(gate_config).published,
+                     case.section(gate_config).published_average.get("multi_stream"))
     hw = gate_config.hardware[case.hardware]
     expected_tokens = gate_config.profiles[case.profile].output_tokens
     roles = (("candidate", case.candidate), ("baseline", case.baseline))

@@ -64,10 +64,9 @@ def test_healthy_start_answers_an_image_request_and_leaves_nothing(tiny_vlm_dir,
 def test_bad_model_path_fails_fast_with_the_log_tail(server_python, tmp_path):
     spec = ServerSpec("/nonexistent/model", "broken", server_python, SERVER_ARGS, SERVER_ENV, start_deadline_s=300)
     server = VLLMServer(spec, tmp_path / "vllm.log")
-    t0 = time.monotonic()
     with pytest.raises(ServerStartError) as info:
         server.start()
-    assert time.monotonic() - t0 < 120
+    # its exit is seen: the error is not the start deadline's
     assert "exited with code" in str(info.value) and "before it was healthy" in str(info.value)
     assert info.value.log_tail and "/nonexistent/model" in info.value.log_tail
     assert server.pids == []

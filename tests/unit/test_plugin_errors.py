@@ -78,9 +78,9 @@ def test_gpu_checks_skipped_without_the_gpu_leave_the_verdict_incomplete(tmp_pat
     proc = run_gate("-m", "a100", "-q", "--artifacts-dir", str(tmp_path), "suites")
     assert proc.returncode == 1, proc.stdout  # INCOMPLETE is not a success
     assert "skipped" in proc.stdout and "this host has no NVIDIA GPU" in proc.stdout
-    assert "VERDICT: INCOMPLETE: 26 of 26 selected check(s) not decided" in proc.stdout
+    assert "VERDICT: INCOMPLETE: 38 of 38 selected check(s) not decided" in proc.stdout
     doc = json.loads((tmp_path / "results.json").read_text())
-    assert doc["verdict"]["verdict"] == "INCOMPLETE" and len(doc["selection"]["checks"]) == 26
+    assert doc["verdict"]["verdict"] == "INCOMPLETE" and len(doc["selection"]["checks"]) == 38
 
 
 def test_require_hardware_turns_the_skip_into_a_failure(tmp_path):

@@ -52,6 +52,21 @@ def test_the_cards_published_figures_are_shown_beside_the_measured_ones(doc, tmp
     assert row[2] == "recovery 1.000 [1.000, 1.000]" and row[4] == "recovery 1.001 (card)"
 
 
+def test_the_cards_performance_cells_are_rows_under_the_measured_ones(doc):
+    from fixtures.harness.report import multi_stream_section
+    from fixtures.results import verdict_rows
+    sweep = next(t for t in doc["tests"] if "candidate_sweep" in t["properties"])
+    sweep["properties"]["published"] = {
+        "baseline_max_qps": 1.0, "candidate_max_qps": 1.7, "baseline_qpd": 284, "candidate_qpd": 467, "source": "card",
+        "cost_reduction": 467 / 284, "average": {"average_cost_reduction": 1.61, "source": "card",
+                                                 "disagrees": "the card's own QPD cells average 1.66"}}
+    lines = multi_stream_section(doc)
+    assert "| card: tiny-vlm-bf16 | |  | 1 | 284 |" in lines
+    assert "| card: tiny-vlm-w8a8 | | 1.61 (the card's own QPD cells average 1.66) | 1.7 | 467 |" in lines
+    row = next(r for r in verdict_rows(doc["tests"]) if r[1].startswith("multi-stream"))
+    assert row[4] == "cost reduction 1.644 (card)"
+
+
 def test_accuracy_tables_say_how_fast_each_model_was_evaluated(doc):
     from fixtures.harness.report import accuracy_section
     vqa = next(t for t in doc["tests"] if (t["case"] or {}).get("task") == "embedded-vqa")
