@@ -40,3 +40,19 @@ def test_more_servers_than_slices_share_the_least_held_slice():
 def test_bind_value_lists_cores_as_vllm_reads_them():
     assert bind_value((0,)) == "0"
     assert bind_value((2, 3)) == "2,3"
+
+
+def test_the_pool_binds_single_rank_cpu_servers_and_frees_their_cores(tmp_path, monkeypatch):
+    from fixtures.harness.pool import ServerPool
+    from fixtures.harness.server import ServerSpec
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    pool = ServerPool(None, None, "python", tmp_path, cores=CoreBinder([0, 1], slots=2))
+    a, b = ServerSpec("/m/a", "a", "python"), ServerSpec("/m/b", "b", "python")
+    assert pool._place(a, "a", 1, 1.0).spec.cpus == (0,)
+    assert pool._place(b, "b", 1, 1.0).spec.cpus == (1,)
+    pool._release(a)  # stopped or dead: its core is free again
+    assert pool._place(ServerSpec("/m/c", "c", "python"), "c", 1, 1.0).spec.cpus == (0,)
+    # Two ranks (tensor or data parallel) keep vLLM's own binding; so does a binding the profile sets.
+    assert pool._place(ServerSpec("/m/d", "d", "python"), "d", 2, 1.0).spec.cpus is None
+    env = (("VLLM_CPU_OMP_THREADS_BIND", "0"),)
+    assert pool._place(ServerSpec("/m/e", "e", "python", env=env), "e", 1, 1.0).spec.cpus is None
