@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 from PIL import Image
 
@@ -52,6 +53,37 @@ def test_client_overhead_leaves_out_the_loader_start_up_sample():
     assert abs(delay_after_start(delay) - (0.4653820740018091 - 0.3968743960003849) / 21) < 1e-12
     assert delay_after_start({"mean": 0.5, "max": 0.5, "count": 1}) == 0.5
     assert delay_after_start({}) is None
+
+
+SWEEP = Path(__file__).parents[1] / "data" / "guidellm" / "sweep_cpu_w8a8_captioning.json"
+
+
+def test_a_synchronous_benchmark_counts_only_requests_the_client_made_late():
+    from fixtures.harness.performance.guidellm import parse_figures
+    # A real sweep's synchronous and first constant benchmark (2 shared cores): GuideLLM's generation
+    # delay was 6.1% of TTFT, yet every request was queued before the one ahead of it completed.
+    sync, constant = parse_figures("image_captioning", SWEEP)
+    assert sync.strategy == "synchronous" and sync.completed == 14
+    assert sync.generation_delay_s / (sync.ttft_ms["mean"] / 1000) > 0.05
+    assert sync.client_overhead == 0.0
+    # Other strategies keep GuideLLM's generation delay.
+    assert constant.strategy == "constant"
+    assert constant.client_overhead == constant.generation_delay_s / (constant.ttft_ms["mean"] / 1000)
+
+
+def _sync_bench(timings: list[tuple[float, float, float]]) -> dict:
+    """A synchronous benchmark of requests given as (targeted start, queued, request start)."""
+    return {"config": {"strategy": {"type_": "synchronous"}}, "scheduler_metrics": {"measure_start_time": 10.0},
+            "requests": {"successful": [{"info": {"timings": {"targeted_start": t, "queued": q, "request_start": s}}}
+                                        for t, q, s in timings]}}
+
+
+def test_client_delay_is_how_late_the_client_queued_each_timed_request():
+    from fixtures.harness.performance.guidellm import client_delay
+    # The warm-up request (started before 10.0) is left out; one of two timed requests was queued 30 ms late.
+    bench = _sync_bench([(9.0, 12.0, 9.5), (10.0, 9.9, 10.01), (11.0, 11.03, 11.04)])
+    assert abs(client_delay(bench) - 0.015) < 1e-9
+    assert client_delay(_sync_bench([])) is None
 
 
 def test_guidellm_counts_its_warm_up_in_requests_and_prepares_few_rows_ahead(tmp_path):
