@@ -9,7 +9,10 @@ def test_text_recovery(text_case, text_results, gate_config, record_property):
     case, gate = text_case, text_case.gate(gate_config)
     record_published(record_property, gate.published)
     models = [case.candidate] + ([case.baseline] if gate.baseline_score is None else [])
-    scores = [dict(s) for s in text_results.side_by_side(case.hardware, models, case.task, gate.limit)]
+    def keep(model, scored):  # another model's eval failed: this one's figures stay in the results
+        record_property(f"measured[{model}]", {"n": len(scored), "score": sum(v for _, v in scored) / len(scored)
+                                               if scored else None})
+    scores = [dict(s) for s in text_results.side_by_side(case.hardware, models, case.task, gate.limit, keep)]
     candidate = scores[0]
     assert candidate, f"{case.task}: lm-eval scored no samples"
     if gate.baseline_score is None:

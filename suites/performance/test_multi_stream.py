@@ -22,13 +22,15 @@ def test_multi_stream(multi_stream_case, multi_stream_run, gate_config, record_p
     hw = gate_config.hardware[case.hardware]
     expected_tokens = gate_config.profiles[case.profile].output_tokens
     roles = (("candidate", case.candidate), ("baseline", case.baseline))
-    runs = {role: multi_stream_run(case.hardware, model, case.profile) for role, model in roles}
+    runs = {}
+    for role, model in roles:  # each role's sweep is kept as soon as it exists, whatever happens next
+        runs[role] = multi_stream_run(case.hardware, model, case.profile)
+        record_property(f"{role}_sweep", [p.as_dict() for p in runs[role].figures])
     sweeps = {role: run.figures for role, run in runs.items()}
     record_restarts(runs, record_property)
     decisions = {role: max_sustainable_qps(points, hw.load, expected_tokens) for role, points in sweeps.items()}
     gpus = {role: hw.deployments[model]["multi_stream"].gpus for role, model in roles}
-    for role, points in sweeps.items():
-        record_property(f"{role}_sweep", [p.as_dict() for p in points])
+    for role in sweeps:
         record_property(f"{role}_excluded", decisions[role].excluded)
     record_property("gpus", gpus)
     record_property("max_qps_rule", MAX_QPS_RULE)

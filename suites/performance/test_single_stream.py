@@ -20,11 +20,12 @@ def test_single_stream(single_stream_case, single_stream_run, gate_config, recor
     hw = gate_config.hardware[case.hardware]
     expected_tokens = gate_config.profiles[case.profile].output_tokens
     roles = (("candidate", case.candidate), ("baseline", case.baseline))
-    runs = {role: single_stream_run(case.hardware, model, case.profile) for role, model in roles}
+    runs = {}
+    for role, model in roles:  # each role's figures are kept as soon as they exist, whatever happens next
+        runs[role] = single_stream_run(case.hardware, model, case.profile)
+        record_property(f"{role}_figures", runs[role].figures[0].as_dict())
     figures = {role: run.figures[0] for role, run in runs.items()}
     gpus = {role: hw.deployments[model]["single_stream"].gpus for role, model in roles}
-    for role, fig in figures.items():
-        record_property(f"{role}_figures", fig.as_dict())  # kept even when the figures cannot decide
     record_restarts(runs, record_property)
     record_property("gpus", gpus)
     for role, fig in figures.items():

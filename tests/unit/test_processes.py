@@ -97,7 +97,8 @@ def test_no_restart_when_the_server_is_down(tmp_path):
         run_guidellm(cmd, "captioning", tmp_path / "c.json", tmp_path / "c.log", _settings(), sweep=False,
                      server_problem=lambda: "http://127.0.0.1:1/v1/models: ConnectionError")
     msg = str(info.value)
-    assert "did not grow for 3 s" in msg and "the server: http://127.0.0.1:1/v1/models: ConnectionError" in msg
+    assert msg.startswith("http://127.0.0.1:1/v1/models: ConnectionError\n-- then: profile 'captioning': GuideLLM "
+                          "was ended") and "did not grow for 3 s" in msg
     assert "benchmark 1 started" in msg  # the log's tail
     assert not (tmp_path / "c.log").exists() and (tmp_path / "c.stalled-1.log").exists()
 
