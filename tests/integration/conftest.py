@@ -2,6 +2,7 @@
 and a thresholds file that gates one against the other on the cpu profile."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -69,3 +70,23 @@ SERVER_ENV = (("VLLM_CPU_KVCACHE_SPACE", "1"),)
 
 def gate_env(cache_dir: Path) -> dict[str, str]:
     return {**os.environ, "GATE_CACHE_DIR": str(cache_dir)}
+
+
+EMBEDDED_SERVER_ARGS = ("--max-model-len", "4096", "--dtype", "bfloat16", "--enforce-eager", "--limit-mm-per-prompt",
+                        '{"image": 1}')
+
+
+def embedded_gate_yaml(models: dict[str, tuple[Path, str]], gates: str, modes: str = "{single_stream: {}}",
+                       top: str = "", cpu: str = "") -> str:
+    """A thresholds file whose cpu profile serves `models` (name -> (directory, scheme)) in `modes` and holds
+    `gates` (YAML list items, indented for hardware.cpu.gates); `top` and `cpu` add keys at those levels."""
+    args = json.dumps(list(EMBEDDED_SERVER_ARGS))
+    deployments = "".join(f"      {name}: {modes}\n" for name in models)
+    entries = "".join(f"  {name}: {{fetch: {path}, scheme: {scheme}, server_args: {args}}}\n"
+                      for name, (path, scheme) in models.items())
+    gpu = "price: {usd_per_hour: 2.0, per: gpu, source: t, observed: 2026-01-01}"
+    return (f"schema_version: 1\n{top}hardware:\n  cpu:\n    marker: smoke\n    gpu_name: null\n"
+            f"    price: {{usd_per_hour: 0.0832, per: instance, source: \"test\", observed: 2026-06-01}}\n"
+            f"    server_env: {{VLLM_CPU_KVCACHE_SPACE: \"1\"}}\n{cpu}    deployments:\n{deployments}    gates:\n{gates}\n"
+            f"  a100: {{marker: a100, gpu_name: A100, {gpu}}}\n  h100: {{marker: h100, gpu_name: H100, {gpu}}}\n"
+            f"  h200: {{marker: h200, gpu_name: H200, {gpu}}}\nmodels:\n{entries}")

@@ -19,6 +19,8 @@ from fixtures.harness.envs import cache_root
 from fixtures.harness.models import ModelStore
 from fixtures.harness.thresholds import load_thresholds
 
+from .conftest import embedded_gate_yaml
+
 REPO = Path(__file__).parents[2]
 NOISE = 2.2
 THRESHOLD = 0.90  # the repository's embedded-vqa gate
@@ -37,29 +39,10 @@ def test_degraded_candidate_is_rejected_and_w8a8_accepted(embedded_models, tmp_p
     degraded = tmp_path / "tiny-vlm-degraded"
     subprocess.run([sys.executable, str(REPO / "tools" / "degrade_model.py"), "--base", str(bf16.path),
                     "--noise", str(NOISE), "--out", str(degraded)], check=True, capture_output=True)
-    args = '["--max-model-len", "4096", "--dtype", "bfloat16", "--enforce-eager", "--limit-mm-per-prompt", \'{"image": 1}\']'
-    gate = f"""schema_version: 1
-hardware:
-  cpu:
-    marker: smoke
-    gpu_name: null
-    price: {{usd_per_hour: 0.0832, per: instance, source: "test", observed: 2026-06-01}}
-    server_env: {{VLLM_CPU_KVCACHE_SPACE: "1"}}
-    deployments:
-      bf16: {{single_stream: {{}}}}
-      w8a8: {{single_stream: {{}}}}
-      degraded: {{single_stream: {{}}}}
-    gates:
-      - {{candidate: w8a8, baseline: bf16, accuracy: {{tasks: {{embedded-vqa: {{min_recovery: {THRESHOLD}}}}}}}}}
-      - {{candidate: degraded, baseline: bf16, accuracy: {{tasks: {{embedded-vqa: {{min_recovery: {THRESHOLD}}}}}}}}}
-  a100: {{marker: a100, gpu_name: A100, price: {{usd_per_hour: 1.79, per: gpu, source: t, observed: 2025-02-18}}}}
-  h100: {{marker: h100, gpu_name: H100, price: {{usd_per_hour: 3.18, per: gpu, source: t, observed: 2025-02-18}}}}
-  h200: {{marker: h200, gpu_name: H200, price: {{usd_per_hour: 2.25, per: gpu, source: t, observed: 2026-06-01}}}}
-models:
-  bf16: {{fetch: {bf16.path}, scheme: bf16, server_args: {args}}}
-  w8a8: {{fetch: {w8a8.path}, scheme: w8a8-int8, server_args: {args}}}
-  degraded: {{fetch: {degraded}, scheme: bf16, server_args: {args}}}
-"""
+    vqa = f"accuracy: {{tasks: {{embedded-vqa: {{min_recovery: {THRESHOLD}}}}}}}"
+    gate = embedded_gate_yaml(
+        {"bf16": (bf16.path, "bf16"), "w8a8": (w8a8.path, "w8a8-int8"), "degraded": (degraded, "bf16")},
+        f"      - {{candidate: w8a8, baseline: bf16, {vqa}}}\n      - {{candidate: degraded, baseline: bf16, {vqa}}}")
     path = tmp_path / "thresholds.yaml"
     path.write_text(gate)
     proc = subprocess.run(

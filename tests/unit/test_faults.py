@@ -101,3 +101,49 @@ def test_failed_rows_from_a_dead_server_fail_the_eval_with_that_cause():
     # The same failed rows from a live server are the eval's own result, judged by the test.
     assert _runs(lambda *a: ["row failed"], incomplete=lambda r: "1 failed").side_by_side(
         "cpu", ["cand"], "vqa", None) == [["row failed"]]
+
+
+def _items(n: int):
+    from PIL import Image
+
+    from fixtures.harness.accuracy.chat_eval import VisionItem
+    return [VisionItem.single(f"row-{i}", Image.new("RGB", (8, 8)), "what?", ["a"], 4) for i in range(n)]
+
+
+def test_an_eval_whose_server_is_gone_stops_at_its_first_failed_request():
+    from fixtures.harness.accuracy.chat_eval import run_task
+    asked = []
+
+    def problem():
+        asked.append(1)
+        return "the vLLM server of m (cpu/single_stream) died: killed by SIGKILL (exit code -9)"
+    with pytest.raises(EndpointFault) as info:  # nothing listens on the discard port
+        run_task("vqa", ["vqa_match"], _items(40), "http://127.0.0.1:9", "m", concurrency=2, retries=0,
+                 server_problem=problem)
+    assert str(info.value).startswith("the vLLM server of m (cpu/single_stream) died")
+    assert "-- then: vqa on m: request failed: ConnectionError" in str(info.value)
+    assert len(asked) <= 2  # the rows not yet asked were not
+
+
+def test_a_401_stops_the_eval_at_once_and_says_the_key_was_missing():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from fixtures.harness.accuracy.chat_eval import run_task
+    from fixtures.harness.credentials import KeyRefused
+
+    class Refuses(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(401)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Refuses)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        with pytest.raises(KeyRefused, match=f"^{url}/v1/chat/completions answered 401: it requires an API key"):
+            run_task("vqa", ["vqa_match"], _items(4), url, "m", concurrency=1)
+    finally:
+        httpd.shutdown()
