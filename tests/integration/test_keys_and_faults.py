@@ -55,8 +55,8 @@ def _gate_yaml(bf16: Path, w8a8: Path, gate: str, both_modes: bool = False) -> s
 
 EVERY_SUITE = """        accuracy:
           tasks:
-            embedded-vqa: {min_recovery: 0.01, limit: 8, max_failure_rate: 0.9}
-            embedded-mc: {min_recovery: 0.01, limit: 8}
+            embedded-vqa: {min_recovery: 0.01, limit: 24}
+            embedded-mc: {min_recovery: 0.01, limit: 24}
         performance:
           single_stream:
             reasoning: {max_latency_ratio: 100}
@@ -141,11 +141,14 @@ def test_the_key_reaches_every_client_and_no_secret_is_written(embedded_models, 
     assert " 401 " not in log and " 403 " not in log, [line for line in log.splitlines() if " 401 " in line][:3]
     assert '"POST /v1/completions HTTP/1.1" 200' in log  # lm-eval's log-likelihoods
     results = _results(tmp_path)
-    outcomes = {t["nodeid"].split("::")[-1]: t["outcome"] for t in results["tests"]}
+    tests = {t["nodeid"].split("::")[-1]: t for t in results["tests"]}
     for check in ("test_vision_recovery", "test_text_recovery", "test_single_stream",
                   "test_candidate_agrees_with_baseline", "test_answers_a_chat_request"):
-        assert [o for n, o in outcomes.items() if n.startswith(check)], f"{check} did not run: {outcomes}\n{out[-3000:]}"
-    assert not [n for n, o in outcomes.items() if o != "passed" and "bf16" in n and "serv" in n], outcomes
+        ran = {n: t["outcome"] for n, t in tests.items() if n.startswith(check)}
+        assert ran and set(ran.values()) == {"passed"}, f"{check}: {ran}\n{out[-3000:]}"
+    # These models have no pins: the pin test got every answer, and only then found no snapshot to compare.
+    pins = [t for n, t in tests.items() if n.startswith("test_greedy_outputs_match_their_pins")]
+    assert pins and all("does not exist" in t["message"] for t in pins), [t["message"][:300] for t in pins]
     # No secret in anything the run wrote, nor in what it printed.
     written = [p for p in (tmp_path / "artifacts").rglob("*") if p.is_file()] + [tmp_path / "junit.xml"]
     found = {(name, str(p.relative_to(tmp_path))) for p in written for name, value in SECRETS.items()
