@@ -12,7 +12,7 @@ from __future__ import annotations
 from fixtures.harness.cases import judge
 from fixtures.harness.performance.costs import qpd_multi_stream
 from fixtures.harness.performance.decisions import MAX_QPS_RULE, max_sustainable_qps
-from fixtures.recording import record_judged, record_published, record_restarts
+from fixtures.recording import record_judged, record_published, record_restarts, record_reuse
 
 
 def test_multi_stream(multi_stream_case, multi_stream_run, gate_config, record_property):
@@ -26,6 +26,7 @@ def test_multi_stream(multi_stream_case, multi_stream_run, gate_config, record_p
     for role, model in roles:  # each role's sweep is kept as soon as it exists, whatever happens next
         runs[role] = multi_stream_run(case.hardware, model, case.profile)
         record_property(f"{role}_sweep", [p.as_dict() for p in runs[role].figures])
+        record_reuse(record_property, role, runs[role])
     sweeps = {role: run.figures for role, run in runs.items()}
     record_restarts(runs, record_property)
     decisions = {role: max_sustainable_qps(points, hw.load, expected_tokens) for role, points in sweeps.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fixtures.harness.cases import judge
 from fixtures.harness.performance.costs import qpd_single_stream
 from fixtures.harness.performance.decisions import quality_problems
-from fixtures.recording import record_judged, record_published, record_restarts
+from fixtures.recording import record_judged, record_published, record_restarts, record_reuse
 
 
 def test_single_stream(single_stream_case, single_stream_run, gate_config, record_property):
@@ -24,6 +24,7 @@ def test_single_stream(single_stream_case, single_stream_run, gate_config, recor
     for role, model in roles:  # each role's figures are kept as soon as they exist, whatever happens next
         runs[role] = single_stream_run(case.hardware, model, case.profile)
         record_property(f"{role}_figures", runs[role].figures[0].as_dict())
+        record_reuse(record_property, role, runs[role])
     figures = {role: run.figures[0] for role, run in runs.items()}
     gpus = {role: hw.deployments[model]["single_stream"].gpus for role, model in roles}
     record_restarts(runs, record_property)
