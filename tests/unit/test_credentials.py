@@ -51,3 +51,12 @@ def test_a_private_json_file_is_the_users_alone_and_removed_after():
 def test_a_refused_key_says_whether_one_was_given():
     assert "none was given" in key_problem("http://h/v1/models", 401, key_given=False)
     assert "refused the API key" in key_problem("http://h/v1/models", 403, key_given=True)
+
+
+def test_a_short_key_hides_itself_not_the_words_that_contain_it(tmp_path):
+    results = ResultsFile(tmp_path / "results.json", {"command": ["--api-key", "test"]}, secrets=("test",))
+    results.add_test({"nodeid": "suites/x.py::test_a", "outcome": "failed", "message": "key test refused",
+                      "properties": {}})
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["command"] == ["--api-key", REDACTED] and doc["tests"][0]["nodeid"] == "suites/x.py::test_a"
+    assert doc["tests"][0]["message"] == f"key {REDACTED} refused"
