@@ -31,6 +31,7 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
+from packaging.version import Version
 
 HERE = Path(__file__).resolve().parent
 PLATFORMS = [f"manylinux_2_{n}_x86_64" for n in range(5, 40)] + ["manylinux2014_x86_64", "manylinux2010_x86_64",
@@ -246,8 +247,13 @@ def download(packages: dict[str, str], python_version: str, dest: Path) -> list[
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit("offline_bundle: pip could not download the chosen wheels:\n" + proc.stderr[-3000:])
-    wanted = set(packages)
-    return sorted(p.name for p in dest.glob("*.whl") if wheel_name_version(p.name)[0] in wanted)
+    # The folder may hold other versions from earlier bundles (a reused --wheel-cache): name and version must match.
+    return sorted(p.name for p in dest.glob("*.whl") if _chosen(wheel_name_version(p.name), packages))
+
+
+def _chosen(name_version: tuple[str, str], packages: dict[str, str]) -> bool:
+    name, version = name_version
+    return name in packages and Version(version) == Version(packages[name])
 
 
 def main(argv: list[str] | None = None) -> int:

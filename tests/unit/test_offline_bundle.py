@@ -129,3 +129,11 @@ def test_install_stops_on_the_wrong_python_or_torch(bundle, tmp_path):
     assert proc.returncode == 1
     assert "this bundle needs torch 0.0.1; the host has" in proc.stderr or "cannot import torch" in proc.stderr
     assert json.loads((out2 / "bundle.json").read_text())["torch"] == "0.0.1"
+
+
+def test_a_reused_wheel_folder_gives_only_the_chosen_versions():
+    _chosen = ob._chosen
+    packages = {"vllm": "0.26.0", "apache-tvm-ffi": "0.1.10"}
+    assert _chosen(("vllm", "0.26.0"), packages) and _chosen(("apache-tvm-ffi", "0.1.10"), packages)
+    assert not _chosen(("vllm", "0.33.0"), packages) and not _chosen(("apache-tvm-ffi", "0.1.11"), packages)
+    assert not _chosen(("torch", "2.11.0"), packages)
