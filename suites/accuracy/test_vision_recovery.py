@@ -31,9 +31,11 @@ def test_vision_recovery(vision_case, vision_results, gate_config, record_proper
     failures = {model: failure_summary(run.results) for model, (run, _) in runs.items()}
     record_property("eval_throughput", {model: run.throughput() for model, (run, _) in runs.items()})
     record_property("failed_samples", {model: n for model, (n, _) in failures.items()})
-    commit = runs[case.candidate][1]
-    if commit:
-        record_property("dataset_commit", commit)
+    origin = runs[case.candidate][1]
+    if origin is not None and origin.commit:
+        record_property("dataset_commit", origin.commit)
+    if origin is not None and origin.rows_from:  # never taken for the hub's data: the package is named
+        record_property("dataset_rows_from", origin.rows_from)
     for model, (run, _) in runs.items():
         n_failed, examples = failures[model]
         assert run.results, f"{case.task} on {model}: no samples were evaluated ({task.source})"

@@ -11,7 +11,7 @@ from PIL import Image
 from fixtures.harness.accuracy import hub_tasks
 from fixtures.harness.accuracy.chat_eval import RowError, SampleResult, TaskRun, chat_request
 from fixtures.harness.accuracy.datasets import (DatasetUnavailable, HubDataset, load_datasets_file, mirror_path,
-                                                stratified_sample, stratum_of)
+                                                split_files, stratified_sample, stratum_of)
 from fixtures.harness.accuracy.tasks import vision_task, vision_tasks
 from fixtures.harness.yaml_lines import ConfigError
 
@@ -57,6 +57,17 @@ def test_vqav2_hub_answer_records_become_their_texts():
 def test_malformed_rows_name_the_problem(adapter, row, message):
     with pytest.raises(hub_tasks.MalformedRow, match=message):
         adapter(row, 0)
+
+
+@pytest.mark.parametrize("answer, references", [("[1, 2]", ["1", "2"]), ("[0.5, '3']", ["0.5", "3"]),
+                                                ("['a', 'b']", ["a", "b"]), ("7", ["7"])])
+def test_mmmu_numeric_literals_are_scored_as_numbers(answer, references):
+    row = {"id": "validation_Math_1", "question": "<image 1> How many?", "question_type": "open",
+           "image_1": COLOURS["red"], "answer": answer}
+    item = hub_tasks.mmmu_item(row, 0)
+    assert item.references == references
+    from fixtures.harness.accuracy.metrics import score
+    assert score("explicit_prompt_relaxed_correctness", f"So... Final Answer: {references[-1]}", item.references) == 1
 
 
 def test_jpeg_images_go_out_as_jpeg_like_mistral_evals():
@@ -137,8 +148,8 @@ def test_items_from_a_mirror_are_sampled_stratified_and_bad_rows_counted(tmp_pat
     spec = _mirror_with_chartqa(tmp_path, rows)
     task = hub_tasks.HubVisionTask("chartqa", ("anywhere_in_answer_relaxed_correctness",), hub_tasks.chartqa_item,
                                    spec)
-    items, commit = task.items(datasets_dir=tmp_path)
-    assert commit == "a" * 40 and len(items) == 40
+    items, copy = task.items(datasets_dir=tmp_path)
+    assert copy.commit == "a" * 40 and copy.rows_from is None and len(items) == 40
     errors = [i for i in items if isinstance(i, RowError)]
     assert [e.id for e in errors] == ["chartqa-row-5"] and "row 5 of lmms-lab/ChartQA@main test" in errors[0].error
     sample, _ = task.items(limit=8, seed=1, datasets_dir=tmp_path)
@@ -146,9 +157,41 @@ def test_items_from_a_mirror_are_sampled_stratified_and_bad_rows_counted(tmp_pat
     assert len(sample) == 8 and kinds["augmented_test"] == 2
 
 
+def test_a_partial_export_is_refused_naming_the_folder(tmp_path):
+    spec = HubDataset(repo="o/VQAv2", revision="refs/convert/parquet", config="default", split="validation")
+    folder = mirror_path(tmp_path, spec) / "default" / "partial-validation"
+    folder.mkdir(parents=True)
+    (folder / "0000.parquet").write_bytes(b"")
+    with pytest.raises(DatasetUnavailable, match=rf"o/VQAv2@refs/convert/parquet: {folder} is the hub's partial"):
+        split_files(spec, mirror_path(tmp_path, spec))
+
+
+@pytest.mark.parametrize("stored", ["record", "bytes"])
+def test_images_without_feature_metadata_are_decoded(tmp_path, stored):
+    """Parquet written by another tool than `datasets`: no features in the schema's metadata."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    buf = io.BytesIO()
+    COLOURS["blue"].save(buf, "PNG")
+    png = buf.getvalue()
+    image = (pa.array([{"bytes": png, "path": None}] * 3) if stored == "record" else pa.array([png] * 3, pa.binary()))
+    table = pa.table({"type": ["human_test"] * 3, "question": ["q"] * 3, "answer": ["1"] * 3, "image": image})
+    assert table.schema.metadata is None
+    spec = HubDataset(repo="lmms-lab-encoder/ChartQA", revision="main", split="test", strata="type")
+    (mirror_path(tmp_path, spec) / "data").mkdir(parents=True)
+    pq.write_table(table, mirror_path(tmp_path, spec) / "data" / "test-00000-of-00001.parquet")
+    task = hub_tasks.HubVisionTask("chartqa", ("anywhere_in_answer_relaxed_correctness",), hub_tasks.chartqa_item,
+                                   spec)
+    items, _ = task.items(datasets_dir=tmp_path)
+    assert len(items) == 3 and not [i for i in items if isinstance(i, RowError)]
+    assert items[0].content[0].convert("RGB").getpixel((0, 0)) == (0, 0, 255)
+
+
 def test_a_missing_mirror_names_the_path_and_the_tool(tmp_path):
     task = vision_task("mmmu")
-    with pytest.raises(DatasetUnavailable, match=r"lmms-lab/MMMU/main.*tools/mirror_datasets"):
+    with pytest.raises(DatasetUnavailable, match=r"lmms-lab-encoder/MMMU/main.*tools/mirror_datasets"):
         task.items(limit=5, datasets_dir=tmp_path)
 
 

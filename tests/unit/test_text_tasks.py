@@ -19,6 +19,13 @@ def test_mmlu_runs_as_the_card_says():
     assert "base_url=http://h:1/v1/completions" in model_args and "tokenizer=/models/m" in model_args
     assert "add_bos_token=True" in model_args and "num_concurrent=8" in model_args
     assert "--apply_chat_template" not in cmd and "--include_path" not in cmd
+    assert "tokenized_requests=True" in model_args  # token ids: the server scores what lm-eval counted
+    assert "max_length" not in model_args  # the server did not say: lm-eval's own default
+
+
+def test_the_context_length_is_the_servers():
+    cmd = lm_eval_command(TEXT_TASKS["mmlu"], None, "http://h:1", "m", "/t", Path("/out"), max_length=4096)
+    assert "max_length=4096" in _args(cmd, "--model_args")
 
 
 def test_mgsm_runs_as_the_card_says():
@@ -26,6 +33,7 @@ def test_mgsm_runs_as_the_card_says():
     assert _args(cmd, "--model") == "local-chat-completions" and _args(cmd, "--tasks") == "mgsm_cot_native"
     assert _args(cmd, "--num_fewshot") == "0" and "--apply_chat_template" in cmd
     assert "max_gen_toks=2048" in _args(cmd, "--model_args") and "--limit" not in cmd
+    assert "tokenized_requests=False" in _args(cmd, "--model_args")  # chat messages are text
 
 
 def test_embedded_tasks_read_their_own_yaml_and_take_no_lm_eval_limit(tmp_path):
