@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import sys
@@ -50,6 +51,18 @@ def token_counters(base_url: str) -> dict[str, float]:
         values = re.findall(rf"^vllm:{name}_total(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M)
         out[name] = sum(float(v) for v in values)
     return out
+
+
+def devices() -> str:
+    """What served the measurement: the GPUs nvidia-smi lists, else this host's CPU count."""
+    import subprocess
+    try:
+        names = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                               text=True, timeout=30).stdout.split("\n")
+    except OSError:
+        names = []
+    names = [n.strip() for n in names if n.strip()]
+    return f"{len(names)} x {names[0]}" if names else f"{os.cpu_count()} CPUs"
 
 
 def run_max_tokens(items) -> int:
@@ -82,8 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json-out", type=Path, default=None, help="append one JSON line per level to FILE")
     args = ap.parse_args(argv)
 
+    if not args.shape and any("@" in t for t in args.task):
+        ap.error("TASK@N forces output tokens of shaped requests only: add --shape")
     t0 = time.monotonic()
     cfg = load_thresholds(args.thresholds)
+    deployment = cfg.hardware[args.hardware].deployments[args.model]["single_stream"]
+    measured_on = {"devices": devices(), "tensor_parallel": deployment.tensor_parallel,
+                   "data_parallel": deployment.data_parallel}
     runs = [(repeat, c) for repeat in range(args.repeats)
             for c in (args.concurrency if repeat % 2 == 0 else list(reversed(args.concurrency)))]
     out = Path(tempfile.mkdtemp(prefix="bench-eval-"))
@@ -128,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                       "generated tok/s", flush=True)
                 if args.json_out:
                     with args.json_out.open("a") as f:
-                        f.write(json.dumps({"model": args.model, "hardware": args.hardware, "task": name,
+                        f.write(json.dumps({"model": args.model, "hardware": args.hardware, **measured_on, "task": name,
                                             "shape": args.shape, "max_tokens": run_max_tokens(items[(repeat, c)]),
                                             "pass": repeat + 1, **fig, "server_tokens_per_s":
                                             {k: round(v, 1) for k, v in tokens.items()}}) + "\n")

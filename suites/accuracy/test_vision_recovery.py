@@ -34,8 +34,6 @@ def test_vision_recovery(vision_case, vision_results, gate_config, record_proper
     origin = runs[case.candidate][1]
     if origin is not None and origin.commit:
         record_property("dataset_commit", origin.commit)
-    if origin is not None and origin.rows_from:  # never taken for the hub's data: the package is named
-        record_property("dataset_rows_from", origin.rows_from)
     for model, (run, _) in runs.items():
         n_failed, examples = failures[model]
         assert run.results, f"{case.task} on {model}: no samples were evaluated ({task.source})"

@@ -22,7 +22,7 @@ def test_a_rate_is_taken_at_or_below_the_concurrency_and_carried_to_max_tokens(t
          "server_tokens_per_s": {"prompt_tokens": 1000.0, "generation_tokens": g}}
         for c, r, g in ((1, 0.1, 27.0), (8, 0.5, 144.0), (32, 0.6, 172.0))])["chartqa"]
     rate, basis = request_rate(levels, 16, 2048)
-    assert rate == 144.0 / 2048 and "concurrency 8" in basis and "upper bound" in basis
+    assert rate == 144.0 / 2048 and "concurrency 8" in basis and "every answer taken to max_tokens" in basis
     assert request_rate(levels, 32, 256)[0] == 0.6  # measured at the task's own length: the request rate
     assert request_rate([lv for lv in levels if lv["concurrency"] > 1], 1, 256) is None
 
@@ -37,14 +37,17 @@ def test_the_card_run_estimates_its_vision_checks_from_rates_and_names_the_rest(
     assert doc.wall_s == 5349 and doc.gpus == 2 and doc.gpu_s == 2 * 5349 and "5349 rows" in doc.basis
     assert out["a100-pixtral-large-w8a8-mmlu"].wall_s is None
     text = render(list(out.values()), "a100")
-    assert "leaving out" in text and "not estimated" in text
+    assert "leaving out" in text and "not estimated" in text and "rest on measured request rates" in text
 
 
 def test_a_past_results_file_gives_each_check_its_own_duration(tmp_path):
     cfg = load_thresholds(REPO / "thresholds.yaml")
     node = "suites/accuracy/test_text_recovery.py::test_text_recovery[cpu-smollm2-w8a8-embedded-mc]"
     results = tmp_path / "results.json"
-    results.write_text(json.dumps({"started": "t", "tests": [{"nodeid": node, "when": "call", "duration_s": 90.0}]}))
+    failed = {"nodeid": node.replace("mc]", "arith]"), "when": "call", "outcome": "failed", "duration_s": 1.0}
+    results.write_text(json.dumps({"started": "t", "environment": {"cpus": 2, "gpus": []}, "tests": [
+        {"nodeid": node, "when": "call", "outcome": "passed", "duration_s": 90.0}, failed]}))
     durations = past_durations([results])
+    assert list(durations) == [node]  # a failed check's duration is no measure of a whole one
     mc = next(e for e in estimate(cfg, "smoke", durations, {}, 8) if e.nodeid == node)
-    assert mc.wall_s == 90.0 and mc.gpus == 0 and str(results) in mc.basis
+    assert mc.wall_s == 90.0 and mc.gpus == 0 and str(results) in mc.basis and "2 CPUs, no GPU" in mc.basis
