@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fixtures.harness.estimate import bench_levels, estimate, past_durations, render
+from fixtures.harness.estimate import bench_levels, committed_levels, estimate, past_durations, render
 from fixtures.harness.thresholds import load_thresholds
 from fixtures.harness.yaml_lines import ConfigError
 
@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--thresholds", type=Path, default=REPO / "thresholds.yaml")
     ap.add_argument("--results", type=Path, nargs="*", default=[], help="past results files (results.json)")
     ap.add_argument("--rates", type=Path, nargs="*", default=None, help="bench_eval --json-out files")
-    ap.add_argument("--eval-concurrency", type=int, default=8, help="as the run will use (default 8)")
+    ap.add_argument("--eval-concurrency", type=int, default=None,
+                    help="as the run will use (default: each hardware profile's eval_concurrency)")
     ap.add_argument("--limit", type=int, default=None, help="as the run's --limit")
     args = ap.parse_args(argv)
     try:
@@ -39,12 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no hardware profile of {args.thresholds} has marker {args.marker!r} (markers: {', '.join(markers)})",
               file=sys.stderr)
         return 2
-    rates = args.rates if args.rates is not None else sorted(REPO.glob("reports/*/eval-rates.jsonl"))
-    missing = [p for p in [*args.results, *rates] if not p.is_file()]
+    missing = [p for p in [*args.results, *(args.rates or [])] if not p.is_file()]
     if missing:
         print(f"not a file: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
-    estimates = estimate(cfg, args.marker, past_durations(args.results), bench_levels(rates),
+    levels = bench_levels(args.rates) if args.rates is not None else committed_levels()
+    estimates = estimate(cfg, args.marker, past_durations(args.results), levels,
                          args.eval_concurrency, args.limit)
     print(render(estimates, args.marker))
     return 0

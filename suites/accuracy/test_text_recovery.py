@@ -1,6 +1,7 @@
 """Text accuracy through lm-evaluation-harness: the candidate must recover its baseline's score."""
 from __future__ import annotations
 
+from fixtures.accuracy_runs import eval_gpus
 from fixtures.harness.accuracy.recovery import judged_recovery, paired_recovery, pinned_recovery
 from fixtures.recording import record_judged, record_published
 
@@ -9,10 +10,14 @@ def test_text_recovery(text_case, text_results, gate_config, record_property):
     case, gate = text_case, text_case.gate(gate_config)
     record_published(record_property, gate.published)
     models = [case.candidate] + ([case.baseline] if gate.baseline_score is None else [])
-    def keep(model, scored):  # another model's eval failed: this one's figures stay in the results
+    def keep(model, run):  # another model's eval failed: this one's figures stay in the results
+        scored = run.scores
         record_property(f"measured[{model}]", {"n": len(scored), "score": sum(v for _, v in scored) / len(scored)
                                                if scored else None})
-    scores = [dict(s) for s in text_results.side_by_side(case.hardware, models, case.task, gate.limit, keep)]
+    runs = text_results.side_by_side(case.hardware, models, case.task, gate.limit, keep)
+    record_property("eval_throughput", {model: {**run.throughput(), "gpus": eval_gpus(gate_config, case.hardware, model)}
+                                        for model, run in zip(models, runs)})
+    scores = [dict(run.scores) for run in runs]
     candidate = scores[0]
     assert candidate, f"{case.task}: lm-eval scored no samples"
     if gate.baseline_score is None:

@@ -51,3 +51,29 @@ def test_a_past_results_file_gives_each_check_its_own_duration(tmp_path):
     assert list(durations) == [node]  # a failed check's duration is no measure of a whole one
     mc = next(e for e in estimate(cfg, "smoke", durations, {}, 8) if e.nodeid == node)
     assert mc.wall_s == 90.0 and mc.gpus == 0 and str(results) in mc.basis and "2 CPUs, no GPU" in mc.basis
+
+
+def test_lm_eval_tasks_are_estimated_in_rows_and_their_limit_counts_per_subtask(tmp_path):
+    cfg = load_thresholds(REPO / "thresholds.yaml")
+    levels = _levels(tmp_path, [
+        {"task": "mmlu", "concurrency": 32, "max_tokens": 1, "requests_per_s": 40.0, "rows_per_s": 10.0,
+         "server_tokens_per_s": {"prompt_tokens": 9000.0, "generation_tokens": 40.0}},
+        {"task": "mgsm_cot_native", "concurrency": 32, "max_tokens": 128, "requests_per_s": 2.0,
+         "server_tokens_per_s": {"prompt_tokens": 500.0, "generation_tokens": 256.0}}])
+    out = {e.nodeid.rsplit("[", 1)[-1].rstrip("]"): e for e in estimate(cfg, "a100", {}, levels)}
+    mmlu, mgsm = out["a100-pixtral-large-w8a8-mmlu"], out["a100-pixtral-large-w8a8-mgsm_cot_native"]
+    assert mmlu.wall_s == 14_042 / 10.0 and "10.000 rows/s" in mmlu.basis  # rows, not log-likelihood requests
+    assert mgsm.wall_s == 2_750 / (256.0 / 2048)  # carried to its 2048-token answers
+    limited = {e.nodeid: e for e in estimate(cfg, "a100", {}, levels, cli_limit=10)}
+    assert limited[mmlu.nodeid].wall_s == 570 / 10.0 and limited[mgsm.nodeid].wall_s == 110 / (256.0 / 2048)
+
+
+def test_the_estimate_takes_each_profiles_eval_concurrency_unless_one_is_given(tmp_path):
+    cfg = load_thresholds(REPO / "thresholds.yaml")
+    levels = _levels(tmp_path, [{"task": "docvqa", "concurrency": c, "max_tokens": 10, "requests_per_s": r,
+                                 "server_tokens_per_s": {"prompt_tokens": 1.0, "generation_tokens": 1.0}}
+                                for c, r in ((8, 1.0), (32, 2.0))])
+    node = lambda es: next(e for e in es if e.nodeid.endswith("a100-pixtral-large-w8a8-docvqa]"))
+    assert cfg.hardware["a100"].eval_concurrency == 32
+    assert node(estimate(cfg, "a100", {}, levels)).wall_s == 5349 / 2.0
+    assert node(estimate(cfg, "a100", {}, levels, 8)).wall_s == 5349 / 1.0

@@ -67,14 +67,20 @@ def test_the_cards_performance_cells_are_rows_under_the_measured_ones(doc):
     assert row[4] == "cost reduction 1.644 (card)"
 
 
-def test_accuracy_tables_say_how_fast_each_model_was_evaluated(doc):
+def test_accuracy_tables_say_how_fast_each_model_was_evaluated_beside_the_estimate(doc):
     from fixtures.harness.report import accuracy_section
     vqa = next(t for t in doc["tests"] if (t["case"] or {}).get("task") == "embedded-vqa")
     vqa["properties"]["eval_throughput"] = {
-        "tiny-vlm-w8a8": {"requests": 240, "concurrency": 8, "requests_per_s": 66.28, "concurrency_efficiency": 0.799}}
-    lines = accuracy_section(doc)
-    assert any(line.startswith("Eval throughput: embedded-vqa on tiny-vlm-w8a8 66.28 req/s (240 requests, 8 at "
-                               "once, 80% of N/C); ") for line in lines)
+        "tiny-vlm-w8a8": {"requests": 240, "concurrency": 8, "wall_s": 3.6, "requests_per_s": 66.28,
+                          "concurrency_efficiency": 0.799, "gpus": 0}}
+    lines = accuracy_section(doc, {})
+    assert "| embedded-vqa | tiny-vlm-w8a8 | 240 | 8, 80% of N/C | 66.28 | 3.6 | 0 | — | — |" in lines
+    vqa["case"]["task"] = "docvqa"  # a task with a measured rate: the estimate's, and measured over it
+    vqa["properties"]["eval_throughput"]["tiny-vlm-w8a8"] |= {"gpus": 2, "wall_s": 3600.0, "requests_per_s": 1.5}
+    level = {"task": "docvqa", "model": "m", "hardware": "h", "devices": "1 x H200", "concurrency": 8,
+             "max_tokens": 10, "requests_per_s": 1.2, "file": "r/eval-rates.jsonl"}
+    row = next(line for line in accuracy_section(doc, {"docvqa": [level]}) if line.startswith("| docvqa | tiny"))
+    assert "| 1.50 | 3600.0 | 2 | 2.000 | measured / estimate 1.25: 1.200 rows/s (r/eval-rates.jsonl: m on 1 x H200" in row
 
 
 def test_guidellm_restarts_are_listed_under_their_profile(doc):
