@@ -20,7 +20,8 @@ saturation throughput on this workload. Not a test: figures about the harness.
 
   --lm-eval TASK --mirror DIR: lm-eval's own requests instead (mmlu: 5-shot log-likelihoods, as the gate sends
   them), on the rows of a package mirror (tools/mirror_packages), one lm-eval run of --limit rows per level.
-  Its rate leaves out lm-eval's start-up (a run of one row, timed first), which a full run pays once.
+  Its rate is timed over the server's busy window (first request running to last finished, from /metrics),
+  leaving out lm-eval's start-up, which a full run pays once.
   --server-args "..." serves the model with these vLLM arguments in place of thresholds.yaml's (the card's
   eval server, say: --max-model-len 25000 and seven images a prompt, for MMMU).
 """
@@ -54,14 +55,17 @@ from fixtures.harness.thresholds import load_thresholds
 REPO = Path(__file__).resolve().parents[1]
 
 
-def token_counters(base_url: str) -> dict[str, float]:
-    """vLLM's running totals of prompt and generated tokens and finished requests (its Prometheus /metrics)."""
+def server_metrics(base_url: str, names: tuple[str, ...]) -> dict[str, float]:
+    """vLLM's Prometheus /metrics series `vllm:<name>`, each summed over its labels."""
     text = requests.get(f"{base_url}/metrics", timeout=30).text
-    out = {}
-    for name in ("prompt_tokens", "generation_tokens", "request_success"):
-        values = re.findall(rf"^vllm:{name}_total(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M)
-        out[name] = sum(float(v) for v in values)
-    return out
+    return {name: sum(float(v) for v in re.findall(rf"^vllm:{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M))
+            for name in names}
+
+
+def token_counters(base_url: str) -> dict[str, float]:
+    """vLLM's running totals of prompt and generated tokens and finished requests."""
+    totals = server_metrics(base_url, ("prompt_tokens_total", "generation_tokens_total", "request_success_total"))
+    return {name.removesuffix("_total"): value for name, value in totals.items()}
 
 
 def devices() -> str:
@@ -98,12 +102,9 @@ class BusyWindow:
     def _poll(self) -> None:
         done = token_counters(self.base_url)["request_success"]
         while not self._stop.is_set():
-            text = requests.get(f"{self.base_url}/metrics", timeout=30).text
+            seen = server_metrics(self.base_url, ("num_requests_running", "request_success_total"))
             now = time.monotonic()
-            running = sum(float(v) for v in re.findall(r"^vllm:num_requests_running(?:{[^}]*})? ([0-9.e+]+)$",
-                                                        text, re.M))
-            success = sum(float(v) for v in re.findall(r"^vllm:request_success_total(?:{[^}]*})? ([0-9.e+]+)$",
-                                                        text, re.M))
+            running, success = seen["num_requests_running"], seen["request_success_total"]
             if self.first is None and (running > 0 or success > done):
                 self.first = now
             if success > done:

@@ -1,8 +1,8 @@
 """Text accuracy through lm-evaluation-harness: the candidate must recover its baseline's score."""
 from __future__ import annotations
 
-from fixtures.accuracy_runs import eval_gpus
 from fixtures.harness.accuracy.recovery import judged_recovery, paired_recovery, pinned_recovery
+from fixtures.harness.estimate import deployment_gpus
 from fixtures.recording import record_judged, record_published
 
 
@@ -15,7 +15,8 @@ def test_text_recovery(text_case, text_results, gate_config, record_property):
         record_property(f"measured[{model}]", {"n": len(scored), "score": sum(v for _, v in scored) / len(scored)
                                                if scored else None})
     runs = text_results.side_by_side(case.hardware, models, case.task, gate.limit, keep)
-    record_property("eval_throughput", {model: {**run.throughput(), "gpus": eval_gpus(gate_config, case.hardware, model)}
+    gpus = {model: deployment_gpus(gate_config, case.hardware, model) for model in models}
+    record_property("eval_throughput", {model: {**run.throughput(), "gpus": gpus[model]}
                                         for model, run in zip(models, runs)})
     scores = [dict(run.scores) for run in runs]
     candidate = scores[0]

@@ -6,9 +6,9 @@ candidate-only against a pinned baseline) must clear the task's threshold.
 """
 from __future__ import annotations
 
-from fixtures.accuracy_runs import eval_gpus
 from fixtures.harness.accuracy.recovery import judged_recovery, paired_recovery, pinned_recovery
 from fixtures.harness.accuracy.tasks import vision_task
+from fixtures.harness.estimate import deployment_gpus
 from fixtures.recording import record_judged, record_published
 
 
@@ -30,7 +30,8 @@ def test_vision_recovery(vision_case, vision_results, gate_config, record_proper
         record_property(f"measured[{model}]", result[0].summary(metric))
     runs = dict(zip(models, vision_results.side_by_side(case.hardware, models, case.task, gate.limit, keep)))
     failures = {model: failure_summary(run.results) for model, (run, _) in runs.items()}
-    record_property("eval_throughput", {model: {**run.throughput(), "gpus": eval_gpus(gate_config, case.hardware, model)}
+    gpus = {model: deployment_gpus(gate_config, case.hardware, model) for model in models}
+    record_property("eval_throughput", {model: {**run.throughput(), "gpus": gpus[model]}
                                         for model, (run, _) in runs.items()})
     record_property("failed_samples", {model: n for model, (n, _) in failures.items()})
     origin = runs[case.candidate][1]
