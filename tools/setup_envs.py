@@ -57,7 +57,10 @@ ENV_SPECS = {
         "steps": [("server-cpu.txt", []), ("server-cpu-nodeps.txt", ["--no-deps"])],
         "shares_torch": True,
         "check": (
-            "import vllm, vllm._C, compressed_tensors, transformers; "
+            # vLLM's own kernel choice: vllm._C needs AVX-512 BF16; an AVX2-only CPU loads vllm._C_AVX2.
+            "import vllm, compressed_tensors, transformers; from vllm.platforms import current_platform; "
+            "current_platform.import_kernels(); import torch; "
+            "assert hasattr(torch.ops._C, 'rms_norm'), 'vLLM CPU kernels did not load'; "
             "print('vllm', vllm.__version__, 'compressed-tensors', compressed_tensors.__version__)"
         ),
     },
