@@ -16,6 +16,8 @@ from fixtures.harness.conformance import check_checkpoint, recipe_scheme
 from fixtures.harness.models import ModelStore
 from fixtures.harness.thresholds import load_thresholds
 
+from tests.any_cpu import thresholds_any_cpu
+
 from .conftest import REPO, gate_env, tiny_gate_yaml
 
 CARD_RECIPE = REPO / "fixtures" / "recipes" / "w8a8_gptq_pixtral.yaml"
@@ -59,6 +61,7 @@ def test_the_smoke_gate_refuses_a_mislabelled_candidate_before_serving_it(mislab
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-c", "pyproject.toml", "--rootdir", ".", "-p", "no:cacheprovider",
          "-m", "smoke", "-k", "tiny-vlm-w8a8 and (conformance or serving)", "--max-live-servers", "1",
+         "--thresholds", str(thresholds_any_cpu(tmp_path)),
          "--model-dir", f"tiny-vlm-w8a8={mislabelled[kind].path}", "--artifacts-dir", str(tmp_path)],
         cwd=REPO, capture_output=True, text=True, timeout=900, env=gate_env(tiny_store.cache_root))
     out = proc.stdout

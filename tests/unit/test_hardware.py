@@ -14,7 +14,8 @@ def a100s(n: int) -> list[Gpu]:
 
 
 def test_cpu_profile_needs_no_gpu():
-    assert missing_hardware("cpu", CFG.hardware["cpu"], 0, gpus=[]) is None
+    vnni = "flags\t\t: avx2 avx512f avx512_vnni\n"
+    assert missing_hardware("cpu", CFG.hardware["cpu"], 0, gpus=[], cpuinfo=vnni) is None
 
 
 def test_no_gpu_names_what_is_missing():
@@ -87,3 +88,15 @@ def test_a_broken_driver_is_reported_with_its_message_not_as_no_gpu(monkeypatch)
     reason = missing_hardware("a100", CFG.hardware["a100"], 4)
     assert reason.startswith("hardware profile 'a100' needs 4 x A100 GPU(s); NVML could not start: Driver Not Loaded")
     assert "Driver Not Loaded" in kernel_signature()
+
+
+def test_a_cpu_profile_names_the_floor_this_cpu_is_below():
+    from fixtures.harness.hardware import missing_cpu_flags
+    cpu = CFG.hardware["cpu"]
+    epyc = "flags\t\t: fpu sse2 avx fma avx2 bmi2\n"
+    assert missing_cpu_flags("cpu", cpu, epyc) == (
+        "hardware profile 'cpu' needs a CPU with one of avx512_vnni, avx_vnni, amx_int8 (its servers' int8 "
+        "kernels); this CPU has avx2")
+    assert missing_cpu_flags("cpu", cpu, "flags\t\t: avx2 avx512f avx512_vnni\n") is None
+    assert missing_cpu_flags("cpu", cpu, "flags\t\t: avx2 avx_vnni\n") is None  # AVX-VNNI: oneDNN's avx2_vnni
+    assert missing_cpu_flags("cpu", cpu.model_copy(update={"cpu_flags_any": []}), epyc) is None
