@@ -48,7 +48,10 @@ def test_a_past_results_file_gives_each_check_its_own_duration(tmp_path):
     results.write_text(json.dumps({"started": "t", "environment": {"cpus": 2, "gpus": []}, "tests": [
         {"nodeid": node, "when": "call", "outcome": "passed", "duration_s": 90.0}, failed]}))
     durations = past_durations([results])
-    assert list(durations) == [node]  # a failed check's duration is no measure of a whole one
+    assert list(durations) == [node]  # a check that failed part way: its duration is no measure of a whole one
+    judged = {**failed, "properties": {"judged": [{"key": "min_recovery", "held": False}]}}
+    results.write_text(json.dumps({"started": "t", "environment": {"cpus": 2, "gpus": []}, "tests": [judged]}))
+    assert list(past_durations([results])) == [judged["nodeid"]]  # it failed its target, measured whole
     mc = next(e for e in estimate(cfg, "smoke", durations, {}, 8) if e.nodeid == node)
     assert mc.wall_s == 90.0 and mc.gpus == 0 and str(results) in mc.basis and "2 CPUs, no GPU" in mc.basis
 
@@ -77,3 +80,28 @@ def test_the_estimate_takes_each_profiles_eval_concurrency_unless_one_is_given(t
     assert cfg.hardware["a100"].eval_concurrency == 32
     assert node(estimate(cfg, "a100", {}, levels)).wall_s == 5349 / 2.0
     assert node(estimate(cfg, "a100", {}, levels, 8)).wall_s == 5349 / 1.0
+
+
+def test_the_estimate_beside_a_measured_run_gives_per_check_and_total_ratios(tmp_path):
+    from fixtures.harness.estimate import Estimate, against_run
+    run = {"started": "2026-12-01T10:00:00+00:00", "finished": "2026-12-01T10:05:00+00:00",
+           "environment": {"cpus": 2}, "tests": [{"nodeid": "s::a", "duration_s": 100.0},
+                                                 {"nodeid": "s::b", "duration_s": 150.0}]}
+    estimates = [Estimate(f"s::{n}", "accuracy", ("m",), 0, wall, "x")
+                 for n, wall in (("a", 120.0), ("b", 150.0), ("c", 30.0), ("d", None))]
+    text = against_run(estimates, run, "b.json")
+    assert ["a", "120.0", "100.0", "1.20"] in [line.split() for line in text.splitlines()]
+    # the total against the run's wall time (300 s), not the sum of its checks
+    assert text.endswith("total: estimate 300.0 s, the run's wall time 300.0 s: estimate / measured 1.00 "
+                         "(2 estimated checks the run did not record)")
+    unfinished = against_run(estimates, {**run, "finished": None}, "b.json")
+    assert unfinished.endswith("b.json did not finish, so it has no wall time to compare")
+
+
+def test_a_merged_run_is_measured_by_its_runs_wall_times_not_the_gaps_between_them():
+    from fixtures.harness.estimate import Estimate, against_run
+    merged = {"started": "2026-12-01T10:00:00+00:00", "finished": "2026-12-01T11:00:00+00:00", "tests": [],
+              "merged_from": [{"started": "2026-12-01T10:00:00+00:00", "finished": "2026-12-01T10:05:00+00:00"},
+                              {"started": "2026-12-01T10:55:00+00:00", "finished": "2026-12-01T11:00:00+00:00"}]}
+    text = against_run([Estimate("s::a", "accuracy", ("m",), 0, 660.0, "x")], merged, "merged.json")
+    assert "the run's wall time 600.0 s: estimate / measured 1.10" in text
