@@ -105,3 +105,14 @@ def test_a_merged_run_is_measured_by_its_runs_wall_times_not_the_gaps_between_th
                               {"started": "2026-12-01T10:55:00+00:00", "finished": "2026-12-01T11:00:00+00:00"}]}
     text = against_run([Estimate("s::a", "accuracy", ("m",), 0, 660.0, "x")], merged, "merged.json")
     assert "the run's wall time 600.0 s: estimate / measured 1.10" in text
+
+
+def test_mgsm_without_a_rate_of_its_own_rests_on_mathvistas_decode_rate_and_says_so(tmp_path):
+    cfg = load_thresholds(REPO / "thresholds.yaml")
+    levels = _levels(tmp_path, [{"task": "mathvista", "concurrency": 32, "max_tokens": 256, "requests_per_s": 0.9,
+                                 "server_tokens_per_s": {"prompt_tokens": 900.0, "generation_tokens": 204.8}}])
+    out = {e.nodeid.rsplit("[", 1)[-1].rstrip("]"): e for e in estimate(cfg, "a100", {}, levels)}
+    mgsm = out["a100-pixtral-large-w8a8-mgsm_cot_native"]
+    assert mgsm.wall_s == 2750 / (204.8 / 2048)  # every answer to 2048 tokens at MathVista's generated tok/s
+    assert "no rate of its own; mathvista's stands for it" in mgsm.basis and "errs long" in mgsm.basis
+    assert "2 of them rest on another task's rate" in render(list(out.values()), "a100")
