@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         docs = [load_results(p) for p in args.results]
-        doc = docs[0] if len(docs) == 1 else merge_results(docs, [str(p) for p in args.results])
+        sharded = any((d.get("selection") or {}).get("shard") for d in docs)  # one shard alone is a merge missing some
+        doc = docs[0] if len(docs) == 1 and not sharded else merge_results(docs, [str(p) for p in args.results])
         for note in (doc.get("shards") or {}).get("notes", []):
             print(f"report: {note}", file=sys.stderr)
         if args.compare:

@@ -43,8 +43,10 @@ def test_a_deployment_across_nodes_needs_ray(tmp_path):
     with pytest.raises(ConfigError, match="nodes 2 needs executor: ray") as exc:
         _cfg(tmp_path, RAY_PROFILE.replace(", nodes: 2, executor: ray", ", nodes: 2"))
     assert "hardware.h200x2.deployments.tiny.multi_stream" in str(exc.value)
-    with pytest.raises(ConfigError, match="nodes 3 does not divide the deployment's 4 GPUs"):
+    with pytest.raises(ConfigError, match="nodes 3 does not divide pipeline_parallel 2"):
         _cfg(tmp_path, RAY_PROFILE.replace("nodes: 2", "nodes: 3"))
+    with pytest.raises(ConfigError, match="nodes 2 does not divide pipeline_parallel 1"):  # TP across nodes
+        _cfg(tmp_path, RAY_PROFILE.replace("tensor_parallel: 2, pipeline_parallel: 2", "tensor_parallel: 4"))
 
 
 class _Store:  # the model store's one answer spec_for needs: where the checkpoint is

@@ -98,5 +98,10 @@ def test_a_resumed_shard_is_told_from_a_duplicate():
     assert merged["shards"]["notes"] == [
         "shard 1/2: resumed: 1a.json, 1b.json are runs of it, earliest first; took each check from the latest run "
         "that recorded it",
-        "shard 2/2: 2-copy.json duplicates 2.json (the same run); took 2.json"]
+        "shard 2/2: 2-copy.json and 2.json are copies of the same run (a duplicate); took 2.json, the fuller"]
     assert [m["file"] for m in merged["merged_from"]] == ["1a.json", "2.json", "1b.json"]
+    # a copy saved mid-run loses to the finished one, whichever comes first
+    partial = {**two, "finished": None, "tests": []}
+    one = _shard_doc(1, 2, [PASSED("s::a[x]"), PASSED("s::b[x]")])
+    merged = merge_results([one, partial, two], ["1.json", "2-early.json", "2.json"])
+    assert merged["verdict"]["verdict"] == "PASS" and "took 2.json, the fuller" in merged["shards"]["notes"][0]
