@@ -12,11 +12,10 @@ import sys
 
 import pytest
 
-from fixtures.harness.conformance import check_checkpoint, recipe_scheme
+from fixtures.harness.conformance import check_checkpoint, int8_weight_peak, recipe_scheme
+from fixtures.harness.hardware import cpu_flags
 from fixtures.harness.models import ModelStore
 from fixtures.harness.thresholds import load_thresholds
-
-from tests.any_cpu import thresholds_any_cpu
 
 from .conftest import REPO, gate_env, tiny_gate_yaml
 
@@ -61,7 +60,6 @@ def test_the_smoke_gate_refuses_a_mislabelled_candidate_before_serving_it(mislab
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-c", "pyproject.toml", "--rootdir", ".", "-p", "no:cacheprovider",
          "-m", "smoke", "-k", "tiny-vlm-w8a8 and (conformance or serving)", "--max-live-servers", "1",
-         "--thresholds", str(thresholds_any_cpu(tmp_path)),
          "--model-dir", f"tiny-vlm-w8a8={mislabelled[kind].path}", "--artifacts-dir", str(tmp_path)],
         cwd=REPO, capture_output=True, text=True, timeout=900, env=gate_env(tiny_store.cache_root))
     out = proc.stdout
@@ -72,3 +70,24 @@ def test_the_smoke_gate_refuses_a_mislabelled_candidate_before_serving_it(mislab
     assert "no server is started for it" in out
     assert not list((tmp_path / "main" / "logs").glob("vllm-cpu-*-tiny-vlm-w8a8-*.log"))
     assert "VERDICT: FAIL" in out
+
+
+def test_a_full_range_w8a8_is_served_only_where_the_cpus_int8_kernel_is_exact(tiny_w8a8, tmp_path, tiny_store):
+    """The card's recipe gives full-range int8 weights: a CPU with int8 dot products serves and judges them; an
+    AVX2-only one (its W8A8 GEMM saturates beyond +-64) does not start a server, and the verdict is INCOMPLETE."""
+    value, tensor = int8_weight_peak(tiny_w8a8.path)
+    assert value > 64, (value, tensor)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", "pyproject.toml", "--rootdir", ".", "-p", "no:cacheprovider",
+         "-m", "smoke", "-k", "test_answers_a_chat_request and tiny-vlm-w8a8 and single", "--max-live-servers", "1",
+         "--model-dir", f"tiny-vlm-w8a8={tiny_w8a8.path}", "--artifacts-dir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=900, env=gate_env(tiny_store.cache_root))
+    out = proc.stdout
+    exact = cpu_flags() & set(load_thresholds(REPO / "thresholds.yaml").hardware["cpu"].int8_dot_product_flags)
+    if exact:
+        assert proc.returncode == 0 and "VERDICT: PASS" in out, out[-3000:]
+    else:
+        assert proc.returncode == 1, out[-3000:]
+        assert f"tiny-vlm-w8a8's int8 weights reach {value} ({tensor})" in out, out[-3000:]
+        assert "VERDICT: INCOMPLETE" in out
+        assert not list((tmp_path / "main" / "logs").glob("vllm-cpu-*-tiny-vlm-w8a8-*.log"))

@@ -3,6 +3,7 @@ config): each scheme's layout passes, and what another scheme or a broken checkp
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -106,3 +107,56 @@ def test_a_kept_module_that_was_quantized_is_named(tmp_path):
     checked = check_checkpoint("tiny", folder, "w8a8-int8", DEFAULT_KEEP)
     assert checked.message.startswith(f"tiny ({folder}) is not w8a8-int8: {KEPT[1]}.weight is I8 with a weight_scale; "
                                       "the ignore list keeps it unquantized")
+
+
+REPO_RECIPES = __import__("pathlib").Path(__file__).parents[2] / "fixtures" / "recipes"
+
+
+@pytest.mark.parametrize("recipe, scheme", [("w8a8_gptq_pixtral.yaml", "w8a8-int8"),
+                                            ("w8a8_gptq_pixtral_7bit.yaml", "w8a8-int8"),
+                                            ("w8a8_rtn_text_7bit.yaml", "w8a8-int8"),
+                                            ("fp8_dynamic_pixtral.yaml", "fp8-dynamic")])
+def test_a_recipe_names_its_scheme_by_preset_or_by_config_groups(recipe, scheme):
+    from fixtures.harness.conformance import recipe_scheme
+    assert recipe_scheme(REPO_RECIPES / recipe)[0] == scheme
+
+
+def test_config_groups_that_are_no_scheme_or_two_are_refused(tmp_path):
+    from fixtures.harness.conformance import ConformanceError, recipe_scheme
+    w7 = {"num_bits": 7, "type": "int", "strategy": "channel"}
+    a8 = {"num_bits": 8, "type": "int", "strategy": "token", "dynamic": True}
+    fp8 = {"num_bits": 8, "type": "float", "strategy": "channel"}
+    fa8 = {"num_bits": 8, "type": "float", "strategy": "token", "dynamic": True}
+    cases = {"w6": ({"g": {"weights": {**w7, "num_bits": 6}, "input_activations": a8}}, "g is not a scheme"),
+             "static": ({"g": {"weights": w7, "input_activations": {**a8, "dynamic": False}}}, "g is not a scheme"),
+             "mixed": ({"a": {"weights": w7, "input_activations": a8}, "b": {"weights": fp8, "input_activations": fa8}},
+                       "its groups are different schemes (fp8-dynamic, w8a8-int8)")}
+    for name, (groups, message) in cases.items():
+        recipe = tmp_path / f"{name}.yaml"
+        recipe.write_text(json.dumps({"stage": {"quant_modifiers": {"QuantizationModifier": {"config_groups": groups}}}}))
+        with pytest.raises(ConformanceError, match=re.escape(message)):
+            recipe_scheme(recipe)
+
+
+def test_the_int8_peak_is_read_from_the_stored_values_through_every_shard(tmp_path):
+    from fixtures.harness.conformance import int8_weight_peak
+    tensors, quant = SCHEMES["w8a8-int8"]
+    weights = torch.zeros(OUT, IN, dtype=torch.int8)
+    weights[3, 5] = -128
+    other = "language_model.model.layers.1.mlp.up_proj.weight"
+    tensors = {**tensors, LINEAR + ".weight": weights, other: torch.full((OUT, IN), 63, dtype=torch.int8)}
+    assert int8_weight_peak(write(tmp_path / "one", tensors, quant)) == (128, LINEAR + ".weight")
+    assert int8_weight_peak(write(tmp_path / "two", tensors, quant, shards=3)) == (128, LINEAR + ".weight")
+    assert int8_weight_peak(write(tmp_path / "bf16", *SCHEMES["bf16"])) == (0, "")
+
+
+def test_seven_bit_weights_are_declared_as_the_int8_they_are_stored_as(tmp_path):
+    from fixtures.harness.build_worker import declare_int8_storage
+    _, quant = SCHEMES["w8a8-int8"]
+    quant = json.loads(json.dumps(quant))
+    quant["config_groups"]["group_0"]["weights"]["num_bits"] = 7
+    folder = write(tmp_path / "w7", SCHEMES["w8a8-int8"][0], quant)
+    assert check_checkpoint("m", folder, "w8a8-int8", DEFAULT_KEEP).problems  # vLLM takes 8 bits only
+    assert declare_int8_storage(folder) == ["group_0"]
+    assert check_checkpoint("m", folder, "w8a8-int8", DEFAULT_KEEP).problems == ()
+    assert declare_int8_storage(folder) == []  # 8 bits stay as they are; so do 4 (W4A16)

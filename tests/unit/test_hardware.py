@@ -14,8 +14,7 @@ def a100s(n: int) -> list[Gpu]:
 
 
 def test_cpu_profile_needs_no_gpu():
-    vnni = "flags\t\t: avx2 avx512f avx512_vnni\n"
-    assert missing_hardware("cpu", CFG.hardware["cpu"], 0, gpus=[], cpuinfo=vnni) is None
+    assert missing_hardware("cpu", CFG.hardware["cpu"], 0, gpus=[]) is None
 
 
 def test_no_gpu_names_what_is_missing():
@@ -90,13 +89,22 @@ def test_a_broken_driver_is_reported_with_its_message_not_as_no_gpu(monkeypatch)
     assert "Driver Not Loaded" in kernel_signature()
 
 
-def test_a_cpu_profile_names_the_floor_this_cpu_is_below():
-    from fixtures.harness.hardware import missing_cpu_flags
+def test_a_cpu_without_int8_dot_products_judges_only_weights_its_kernel_sums_exactly():
+    from fixtures.harness.hardware import int8_kernel_problem
     cpu = CFG.hardware["cpu"]
     epyc = "flags\t\t: fpu sse2 avx fma avx2 bmi2\n"
-    assert missing_cpu_flags("cpu", cpu, epyc) == (
-        "hardware profile 'cpu' needs a CPU with one of avx512_vnni, avx_vnni, amx_int8 (its servers' int8 "
-        "kernels); this CPU has avx2")
-    assert missing_cpu_flags("cpu", cpu, "flags\t\t: avx2 avx512f avx512_vnni\n") is None
-    assert missing_cpu_flags("cpu", cpu, "flags\t\t: avx2 avx_vnni\n") is None  # AVX-VNNI: oneDNN's avx2_vnni
-    assert missing_cpu_flags("cpu", cpu.model_copy(update={"cpu_flags_any": []}), epyc) is None
+    wide = lambda: (127, "model.layers.0.mlp.down_proj.weight")  # noqa: E731
+    assert int8_kernel_problem("cpu", cpu, "w8a8", wide, epyc) == (
+        "w8a8's int8 weights reach 127 (model.layers.0.mlp.down_proj.weight); this CPU has avx2 and none of "
+        "avx512_vnni, avx_vnni, amx_int8, so vLLM's W8A8 GEMM sums u8 x s8 pairs in int16 and saturates beyond "
+        "+-64: hardware profile 'cpu' cannot judge it here (a CPU with one of those flags can, as can weights of "
+        "7 bits)")
+    assert int8_kernel_problem("cpu", cpu, "w8a8", lambda: (64, "x.weight"), epyc) is None  # 2 x 255 x 64 fits
+    assert int8_kernel_problem("cpu", cpu, "bf16", lambda: (0, ""), epyc) is None
+
+    def unread():
+        raise AssertionError("a CPU with int8 dot products needs no weight read")
+    assert int8_kernel_problem("cpu", cpu, "w8a8", unread, "flags\t\t: avx2 avx512f avx512_vnni\n") is None
+    assert int8_kernel_problem("cpu", cpu, "w8a8", unread, "flags\t\t: avx2 avx_vnni\n") is None  # oneDNN avx2_vnni
+    assert int8_kernel_problem("cpu", cpu.model_copy(update={"int8_dot_product_flags": []}), "w8a8", unread,
+                               epyc) is None
