@@ -139,24 +139,58 @@ def test_config_groups_that_are_no_scheme_or_two_are_refused(tmp_path):
 
 
 def test_the_int8_peak_is_read_from_the_stored_values_through_every_shard(tmp_path):
-    from fixtures.harness.conformance import int8_weight_peak
+    from safetensors import safe_open
+
+    from fixtures.harness.conformance import int8_weight_peak, weight_files
+    gen = torch.Generator().manual_seed(0)
     tensors, quant = SCHEMES["w8a8-int8"]
-    weights = torch.zeros(OUT, IN, dtype=torch.int8)
-    weights[3, 5] = -128
+    first = torch.randint(-60, 61, (OUT, IN), generator=gen, dtype=torch.int8)
+    first[0, 0] = -100  # the first byte of its tensor
+    last = torch.randint(-60, 61, (OUT, IN), generator=gen, dtype=torch.int8)
+    last[-1, -1] = 127  # the last byte
     other = "language_model.model.layers.1.mlp.up_proj.weight"
-    tensors = {**tensors, LINEAR + ".weight": weights, other: torch.full((OUT, IN), 63, dtype=torch.int8)}
-    assert int8_weight_peak(write(tmp_path / "one", tensors, quant)) == (128, LINEAR + ".weight")
-    assert int8_weight_peak(write(tmp_path / "two", tensors, quant, shards=3)) == (128, LINEAR + ".weight")
+    tensors = {**tensors, LINEAR + ".weight": first, other: last}
+    for shards in (1, 3):
+        folder = write(tmp_path / f"shards-{shards}", tensors, quant, shards=shards)
+        expected = max((int(t.abs().max()), name) for path in weight_files(folder)
+                       for f in [safe_open(path, "pt")] for name in f.keys()
+                       for t in [f.get_tensor(name).to(torch.int16)] if f.get_tensor(name).dtype == torch.int8)
+        assert int8_weight_peak(folder) == expected == (127, other)
+    last[-1, -1] = 0
+    assert int8_weight_peak(write(tmp_path / "first", {**tensors, other: last}, quant)) == (100, LINEAR + ".weight")
     assert int8_weight_peak(write(tmp_path / "bf16", *SCHEMES["bf16"])) == (0, "")
 
 
 def test_seven_bit_weights_are_declared_as_the_int8_they_are_stored_as(tmp_path):
     from fixtures.harness.build_worker import declare_int8_storage
-    _, quant = SCHEMES["w8a8-int8"]
-    quant = json.loads(json.dumps(quant))
-    quant["config_groups"]["group_0"]["weights"]["num_bits"] = 7
-    folder = write(tmp_path / "w7", SCHEMES["w8a8-int8"][0], quant)
+    tensors, quant = SCHEMES["w8a8-int8"]
+    seven = json.loads(json.dumps(quant))
+    seven["config_groups"]["group_0"]["weights"]["num_bits"] = 7
+    folder = write(tmp_path / "w7", tensors, seven)
     assert check_checkpoint("m", folder, "w8a8-int8", DEFAULT_KEEP).problems  # vLLM takes 8 bits only
     assert declare_int8_storage(folder) == ["group_0"]
     assert check_checkpoint("m", folder, "w8a8-int8", DEFAULT_KEEP).problems == ()
-    assert declare_int8_storage(folder) == []  # 8 bits stay as they are; so do 4 (W4A16)
+    assert declare_int8_storage(folder) == []
+
+    nested = write(tmp_path / "nested", tensors, None)  # a VLM whose text config carries the quantization
+    config = json.loads((nested / "config.json").read_text())
+    (nested / "config.json").write_text(json.dumps({**config, "text_config": {"quantization_config": seven}}))
+    assert declare_int8_storage(nested) == ["group_0"]
+    assert check_checkpoint("m", nested, "w8a8-int8", DEFAULT_KEEP).problems == ()
+
+    w4 = write(tmp_path / "w4", *SCHEMES["w4a16"])
+    float7 = json.loads(json.dumps(quant))
+    float7["config_groups"]["group_0"]["weights"].update(num_bits=7, type="float")
+    f7 = write(tmp_path / "f7", tensors, float7)
+    assert declare_int8_storage(w4) == [] and declare_int8_storage(f7) == []  # only 7-bit integers widen
+
+
+def test_config_groups_name_w4a16_and_keep_the_recipes_ignore_list(tmp_path):
+    from fixtures.harness.conformance import recipe_scheme
+    w4 = {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 128}
+    recipe = tmp_path / "w4.yaml"
+    recipe.write_text(json.dumps({"stage": {"quant_modifiers": {"GPTQModifier": {
+        "ignore": ["re:.*lm_head"], "config_groups": {"g": {"targets": ["Linear"], "weights": w4}}}}}}))
+    assert recipe_scheme(recipe) == ("w4a16", ("re:.*lm_head",))
+    assert recipe_scheme(REPO_RECIPES / "w8a8_gptq_pixtral_7bit.yaml")[1] == (
+        "re:.*lm_head", "re:.*vision_tower.*", "re:.*multi_modal_projector.*")

@@ -99,7 +99,8 @@ def test_a_cpu_without_int8_dot_products_judges_only_weights_its_kernel_sums_exa
         "avx512_vnni, avx_vnni, amx_int8, so vLLM's W8A8 GEMM sums u8 x s8 pairs in int16 and saturates beyond "
         "+-64: hardware profile 'cpu' cannot judge it here (a CPU with one of those flags can, as can weights of "
         "7 bits)")
-    assert int8_kernel_problem("cpu", cpu, "w8a8", lambda: (64, "x.weight"), epyc) is None  # 2 x 255 x 64 fits
+    assert int8_kernel_problem("cpu", cpu, "w8a8", lambda: (64, "x.weight"), epyc) is None  # 255 x 128 fits
+    assert "reach 65 (x.weight)" in int8_kernel_problem("cpu", cpu, "w8a8", lambda: (65, "x.weight"), epyc)
     assert int8_kernel_problem("cpu", cpu, "bf16", lambda: (0, ""), epyc) is None
 
     def unread():
@@ -108,3 +109,4 @@ def test_a_cpu_without_int8_dot_products_judges_only_weights_its_kernel_sums_exa
     assert int8_kernel_problem("cpu", cpu, "w8a8", unread, "flags\t\t: avx2 avx_vnni\n") is None  # oneDNN avx2_vnni
     assert int8_kernel_problem("cpu", cpu.model_copy(update={"int8_dot_product_flags": []}), "w8a8", unread,
                                epyc) is None
+    assert int8_kernel_problem("cpu", cpu, "w8a8", unread, "Features\t: fp asimd\n") is None  # not x86: not oneDNN's
