@@ -101,7 +101,7 @@ def test_a_recipe_without_a_scheme_the_gate_reads_must_declare_one(tiny_vlm_dir,
     recipe = tmp_path / "custom.yaml"
     recipe.write_text("quant_stage:\n  quant_modifiers:\n    NoSuchModifier: {targets: [Linear]}\n")
     with pytest.raises(ConfigError, match=r"models\.tiny-w8a8\.build\.recipe: .*expected one quantization modifier "
-                                          r"with a `scheme`, found 0; declare models\.tiny-w8a8\.scheme"):
+                                          r"with a `scheme` or `config_groups`, found 0; declare models\.tiny-w8a8\.scheme"):
         store_for(tmp_path, tiny_gate_yaml(tiny_vlm_dir, recipe=recipe))
 
 
