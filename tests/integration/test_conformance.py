@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,13 +56,19 @@ def test_a_w4a16_declared_as_w8a8_is_refused_naming_the_tensor(mislabelled):
     assert any("input_activations is missing" in p for p in checked.problems)
 
 
+def smoke_with_candidate(candidate: Path, selection: str, tmp_path: Path, tiny_store) -> subprocess.CompletedProcess:
+    """The real smoke gate, its checks narrowed by -k `selection`, with `candidate` as tiny-vlm-w8a8."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", "pyproject.toml", "--rootdir", ".", "-p", "no:cacheprovider",
+         "-m", "smoke", "-k", selection, "--max-live-servers", "1",
+         "--model-dir", f"tiny-vlm-w8a8={candidate}", "--artifacts-dir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=900, env=gate_env(tiny_store.cache_root))
+
+
 @pytest.mark.parametrize("kind", ["vision-quantized", "w4a16"])
 def test_the_smoke_gate_refuses_a_mislabelled_candidate_before_serving_it(mislabelled, kind, tmp_path, tiny_store):
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-c", "pyproject.toml", "--rootdir", ".", "-p", "no:cacheprovider",
-         "-m", "smoke", "-k", "tiny-vlm-w8a8 and (conformance or serving)", "--max-live-servers", "1",
-         "--model-dir", f"tiny-vlm-w8a8={mislabelled[kind].path}", "--artifacts-dir", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=900, env=gate_env(tiny_store.cache_root))
+    proc = smoke_with_candidate(mislabelled[kind].path, "tiny-vlm-w8a8 and (conformance or serving)", tmp_path,
+                                tiny_store)
     out = proc.stdout
     assert proc.returncode == 1, out[-3000:]
     assert "FAILED suites/conformance/test_checkpoint.py::test_checkpoint_matches_its_scheme[cpu-tiny-vlm-w8a8]" in out
@@ -77,11 +84,8 @@ def test_a_full_range_w8a8_is_served_only_where_the_cpus_int8_kernel_is_exact(ti
     AVX2-only one (its W8A8 GEMM saturates beyond +-64) does not start a server, and the verdict is INCOMPLETE."""
     value, tensor = int8_weight_peak(tiny_w8a8.path)
     assert value > 64, (value, tensor)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-c", "pyproject.toml", "--rootdir", ".", "-p", "no:cacheprovider",
-         "-m", "smoke", "-k", "test_answers_a_chat_request and tiny-vlm-w8a8 and single", "--max-live-servers", "1",
-         "--model-dir", f"tiny-vlm-w8a8={tiny_w8a8.path}", "--artifacts-dir", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=900, env=gate_env(tiny_store.cache_root))
+    proc = smoke_with_candidate(tiny_w8a8.path, "test_answers_a_chat_request and tiny-vlm-w8a8 and single", tmp_path,
+                                tiny_store)
     out = proc.stdout
     exact = cpu_flags() & set(load_thresholds(REPO / "thresholds.yaml").hardware["cpu"].int8_dot_product_flags)
     if exact:
